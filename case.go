@@ -100,7 +100,7 @@ type Message struct {
 	At   time.Time `bson:"at" json:"at"`
 	From Role      `bson:"from" json:"from"`
 	By   string    `bson:"by,omitempty" json:"-"` // staff member id; empty for the reporter
-	Body []byte    `bson:"body" json:"-"`        // field envelope
+	Body []byte    `bson:"body" json:"-"`         // field envelope
 }
 
 // Attachment is an evidence file; its bytes are a sealed stream in the blob store.
