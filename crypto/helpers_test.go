@@ -3,6 +3,7 @@ package crypto
 import (
 	"errors"
 	"testing"
+	"time"
 )
 
 // cheapKDF keeps Argon2id-based tests fast; production uses the defaults.
@@ -39,4 +40,12 @@ func testSecrets(t testing.TB, master byte) *ServiceSecrets {
 		t.Fatal(err)
 	}
 	return s
+}
+
+func mustTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
 }
