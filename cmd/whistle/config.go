@@ -1,0 +1,118 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"whistle/queue"
+)
+
+// envVar documents one configuration variable. The table is the single source
+// for validation, the README table and the deploy/compose.yaml test.
+type envVar struct {
+	Name, Default, Help string
+}
+
+var envVars = []envVar{
+	{"WHISTLE_ADDR", ":8080", "HTTP listen address"},
+	{"WHISTLE_DATA_DIR", "./data", "data directory: embedded database files and the development key set"},
+	{"WHISTLE_LOG_LEVEL", "info", "debug, info, warn or error (JSON logs on stderr)"},
+	{"WHISTLE_TLS", "false", "true when HTTPS terminates in front of Whistle: cookies get the Secure flag"},
+	{"WHISTLE_SHUTDOWN_TIMEOUT", "12s", "time to finish in-flight requests and tasks on SIGTERM"},
+	{"WHISTLE_KEYS_DIR", "", "key set directory (mode 0700, files 0600); default <data dir>/keys with the embedded store"},
+	{"WHISTLE_KEYSET", "", "key set file content instead of WHISTLE_KEYS_DIR (e.g. from a secret manager)"},
+	{"MONGO_URI", "", "MongoDB URI; unset = embedded FerretDB on SQLite under the data dir"},
+	{"MONGO_DB", "whistle", "database name"},
+	{"REDIS_ADDR", "", "Redis host:port; unset (and no Sentinel/Cluster) = in-process miniredis"},
+	{"REDIS_USERNAME", "", "Redis ACL user"},
+	{"REDIS_PASSWORD", "", "Redis password"},
+	{"REDIS_DB", "0", "Redis database number (0-15)"},
+	{"REDIS_SENTINEL_MASTER", "", "Sentinel master name"},
+	{"REDIS_SENTINEL_ADDRS", "", "comma-separated Sentinel host:port list"},
+	{"REDIS_SENTINEL_PASSWORD", "", "Sentinel password"},
+	{"REDIS_CLUSTER_ADDRS", "", "comma-separated Redis Cluster host:port list"},
+}
+
+// Config is the validated configuration of a server process.
+type Config struct {
+	Addr            string
+	DataDir         string
+	TLS             bool
+	ShutdownTimeout time.Duration
+	MongoURI        string
+	MongoDB         string
+	Redis           queue.Config
+}
+
+// EmbeddedStore reports whether the process runs FerretDB itself.
+func (c Config) EmbeddedStore() bool { return c.MongoURI == "" }
+
+// EmbeddedQueue reports whether the process runs miniredis itself.
+func (c Config) EmbeddedQueue() bool {
+	return c.Redis.Addr == "" && len(c.Redis.SentinelAddrs) == 0 && len(c.Redis.ClusterAddrs) == 0
+}
+
+// SQLiteDir is where the embedded FerretDB keeps its files.
+func (c Config) SQLiteDir() string { return filepath.Join(c.DataDir, "db") }
+
+// loadConfig reads and validates the environment; every problem is reported
+// at once so an operator fixes them in one go.
+func loadConfig(getenv func(string) string) (Config, error) {
+	get := func(name string) string {
+		if v := strings.TrimSpace(getenv(name)); v != "" {
+			return v
+		}
+		for _, e := range envVars {
+			if e.Name == name {
+				return e.Default
+			}
+		}
+		return ""
+	}
+	var errs []error
+	c := Config{
+		Addr:     get("WHISTLE_ADDR"),
+		DataDir:  get("WHISTLE_DATA_DIR"),
+		MongoURI: get("MONGO_URI"),
+		MongoDB:  get("MONGO_DB"),
+	}
+	switch v := strings.ToLower(get("WHISTLE_TLS")); v {
+	case "true", "1", "yes":
+		c.TLS = true
+	case "false", "0", "no":
+	default:
+		errs = append(errs, fmt.Errorf("WHISTLE_TLS: %q is not true or false", v))
+	}
+	d, err := time.ParseDuration(get("WHISTLE_SHUTDOWN_TIMEOUT"))
+	if err != nil || d <= 0 || d > 14*time.Second {
+		errs = append(errs, errors.New("WHISTLE_SHUTDOWN_TIMEOUT: want a duration between 0 and 14s (the process must exit within 15s)"))
+	}
+	c.ShutdownTimeout = d
+	if c.MongoURI != "" && !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://") {
+		errs = append(errs, errors.New("MONGO_URI: must start with mongodb:// or mongodb+srv://"))
+	}
+	if strings.ContainsAny(c.MongoDB, "/\\. \"$") {
+		errs = append(errs, fmt.Errorf("MONGO_DB: %q is not a valid database name", c.MongoDB))
+	}
+	db, err := queue.ParseDB(get("REDIS_DB"))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.Redis = queue.Config{
+		Addr: get("REDIS_ADDR"), Username: get("REDIS_USERNAME"), Password: get("REDIS_PASSWORD"), DB: db,
+		SentinelMaster: get("REDIS_SENTINEL_MASTER"), SentinelAddrs: queue.ParseAddrs(get("REDIS_SENTINEL_ADDRS")),
+		SentinelPass: get("REDIS_SENTINEL_PASSWORD"), ClusterAddrs: queue.ParseAddrs(get("REDIS_CLUSTER_ADDRS")),
+	}
+	if !c.EmbeddedQueue() {
+		if err := c.Redis.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.Addr == "" {
+		errs = append(errs, errors.New("WHISTLE_ADDR: empty"))
+	}
+	return c, errors.Join(errs...)
+}
