@@ -122,28 +122,35 @@ func (w *attachmentWriter) Write(p []byte) (int, error) {
 		if w.err != nil {
 			return written, w.err
 		}
-		// A full buffer is flushed only once more data arrives: the last
-		// chunk must be sealed with the final flag, at Close.
-		if len(w.plain) == cap(w.plain) {
-			w.flush(false)
-			continue
+		chunkSize := cap(w.plain)
+		switch {
+		case len(w.plain) == chunkSize:
+			// A full buffer is sealed only once more data arrives: the last
+			// chunk must be sealed with the final flag, at Close.
+			w.sealChunk(w.plain, false)
+			w.plain = w.plain[:0]
+		case len(w.plain) == 0 && len(p) > chunkSize:
+			// Whole chunks followed by more data are sealed straight from p,
+			// saving a copy on large writes.
+			w.sealChunk(p[:chunkSize], false)
+			p = p[chunkSize:]
+			written += chunkSize
+		default:
+			n := copy(w.plain[len(w.plain):chunkSize], p)
+			w.plain = w.plain[:len(w.plain)+n]
+			p = p[n:]
+			written += n
 		}
-		n := copy(w.plain[len(w.plain):cap(w.plain)], p)
-		w.plain = w.plain[:len(w.plain)+n]
-		p = p[n:]
-		written += n
 	}
 	return written, w.err
 }
 
-func (w *attachmentWriter) flush(final bool) {
+func (w *attachmentWriter) sealChunk(chunk []byte, final bool) {
 	w.state.next(final)
-	w.sealed = w.state.aead.Seal(w.sealed[:0], w.state.nonce[:], w.plain, w.state.aad)
+	w.sealed = w.state.aead.Seal(w.sealed[:0], w.state.nonce[:], chunk, w.state.aad)
 	if _, err := w.dst.Write(w.sealed); err != nil {
 		w.err = err
 	}
-	clear(w.plain)
-	w.plain = w.plain[:0]
 }
 
 // Close seals and writes the final chunk. Closing twice is an error.
@@ -151,7 +158,8 @@ func (w *attachmentWriter) Close() error {
 	if w.err != nil {
 		return w.err
 	}
-	w.flush(true)
+	w.sealChunk(w.plain, true)
+	clear(w.plain[:cap(w.plain)])
 	if w.err == nil {
 		w.err = errWriterClosed
 		return nil
@@ -258,4 +266,30 @@ func (r *attachmentReader) nextChunk() error {
 		r.in[0] = r.in[total]
 	}
 	return nil
+}
+
+// WriteTo lets io.Copy hand decrypted chunks straight to w, saving the copy
+// into the caller's buffer (downloads are io.Copy to the response).
+func (r *attachmentReader) WriteTo(w io.Writer) (int64, error) {
+	var total int64
+	for {
+		if len(r.plain) > 0 {
+			n, err := w.Write(r.plain)
+			total += int64(n)
+			r.plain = r.plain[n:]
+			if err == nil && len(r.plain) > 0 {
+				err = io.ErrShortWrite
+			}
+			if err != nil {
+				return total, err
+			}
+		}
+		switch {
+		case r.err != nil:
+			return total, r.err
+		case r.done:
+			return total, nil
+		}
+		r.err = r.nextChunk()
+	}
 }

@@ -98,6 +98,26 @@ func TestAttachmentReaderWorksWithAwkwardReaders(t *testing.T) {
 	}
 }
 
+func TestAttachmentReadThenCopyReturnsEverythingOnce(t *testing.T) {
+	dek := NewDataKey()
+	plaintext := patterned(4*testChunk + 9)
+	r, err := NewAttachmentReader(bytes.NewReader(sealAttachment(t, dek, plaintext, testChunk)), dek, "r-1", "a-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := make([]byte, testChunk/2+3)
+	if _, err := io.ReadFull(r, head); err != nil {
+		t.Fatal(err)
+	}
+	var rest bytes.Buffer
+	if _, err := io.Copy(&rest, r); err != nil { // uses WriteTo
+		t.Fatal(err)
+	}
+	if !bytes.Equal(append(head, rest.Bytes()...), plaintext) {
+		t.Fatal("Read followed by WriteTo lost or repeated data")
+	}
+}
+
 func TestAttachmentDamageIsDetected(t *testing.T) {
 	dek := NewDataKey()
 	sealed := sealAttachment(t, dek, patterned(4*testChunk+5), testChunk)
