@@ -1,0 +1,15 @@
+package triage
+
+import _ "embed"
+
+// The routing data is compiled into the binary: a worker or the CLI never
+// depends on a file beside it, and a decision always names the ruleset version
+// that produced it.
+var (
+	//go:embed data/articles.json
+	articlesJSON []byte
+	//go:embed data/registry.json
+	registryJSON []byte
+	//go:embed data/gazetteer.json
+	gazetteerJSON []byte
+)

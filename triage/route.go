@@ -1,0 +1,403 @@
+package triage
+
+import (
+	"math"
+	"sort"
+	"strings"
+)
+
+// Thresholds of the scorer, in rule-weight units (a weight-4 rule is a
+// keyword naming a department's sector outright; see registry.json).
+const (
+	minCompetent   = 3.0 // below this the best match is only "close": 谁靠近谁牵头
+	minNearest     = 1.5 // below this nothing is close and 安委办 decides
+	assistFloor    = 3.0 // an assisting department needs at least this score…
+	assistShare    = 0.4 // …and this share of the lead's score
+	primaryShare   = 0.6 // a runner-up this close makes it 谁为主谁牵头
+	namedWeight    = 5.0 // a rule this strong names the matter: no 新业态 doubt
+	maxAssists     = 3
+	majorThreshold = 6.0 // signal scores deciding the kind
+	illegalMin     = 3.0
+	concealMin     = 4.0
+	referralMin    = 3.0
+	escalateMin    = 3.0
+)
+
+// scratch is the per-call working memory, reused through the Router's pool;
+// generation stamps avoid clearing arrays between calls.
+type scratch struct {
+	gen       uint32
+	termGen   []uint32
+	ruleGen   []uint32
+	dutyGen   []uint32
+	deptGen   []uint32
+	hits      []int32 // distinct terms, in order of first occurrence
+	fired     []int32 // rules that fired
+	duties    []int32 // duties that scored
+	dutyScore []float64
+	deptTop   [][3]float64
+	deptBest  []int32 // best duty per department
+	depts     []int32 // departments that scored
+	signal    [8]float64
+	mentions  []mention
+}
+
+func (r *Router) newScratch() any {
+	return &scratch{
+		termGen:   make([]uint32, len(r.terms)),
+		ruleGen:   make([]uint32, len(r.rules)),
+		dutyGen:   make([]uint32, len(r.duties)),
+		deptGen:   make([]uint32, len(r.deps)),
+		dutyScore: make([]float64, len(r.duties)),
+		deptTop:   make([][3]float64, len(r.deps)),
+		deptBest:  make([]int32, len(r.deps)),
+	}
+}
+
+func (sc *scratch) reset() {
+	sc.gen++
+	if sc.gen == 0 { // wrapped: stale stamps could collide
+		for _, a := range [][]uint32{sc.termGen, sc.ruleGen, sc.dutyGen, sc.deptGen} {
+			clear(a)
+		}
+		sc.gen = 1
+	}
+	sc.hits, sc.fired, sc.duties, sc.depts, sc.mentions = sc.hits[:0], sc.fired[:0], sc.duties[:0], sc.depts[:0], sc.mentions[:0]
+	sc.signal = [8]float64{}
+}
+
+func (sc *scratch) has(t int32) bool { return sc.termGen[t] == sc.gen }
+
+func (sc *scratch) hasAny(ts []int32) bool {
+	for _, t := range ts {
+		if sc.termGen[t] == sc.gen {
+			return true
+		}
+	}
+	return false
+}
+
+// Route decides lead, assistants, principle, citations, kind, flags and
+// jurisdiction for one report. It is pure and never panics on any input.
+func (r *Router) Route(rep Report) Decision {
+	sc := r.pool.Get().(*scratch)
+	defer r.pool.Put(sc)
+	sc.reset()
+	r.match(rep.Text, sc)
+	r.score(sc)
+	return r.decide(rep, sc)
+}
+
+// match runs the automaton over the text once, recording distinct terms and
+// place mentions.
+func (r *Router) match(text string, sc *scratch) {
+	m := r.m
+	s := int32(0)
+	pos := int32(0)
+	for _, c := range text {
+		f, skip := foldRune(c)
+		if skip {
+			continue
+		}
+		pos++
+		s = m.step(s, m.classOf(f))
+		for _, t := range m.outs[m.outFrom[s]:m.outFrom[s+1]] {
+			if r.isPlace[t] && len(sc.mentions) < 64 {
+				sc.mentions = append(sc.mentions, mention{place: r.places[t], end: pos, length: m.lengths[t]})
+			}
+			if sc.termGen[t] != sc.gen {
+				sc.termGen[t] = sc.gen
+				sc.hits = append(sc.hits, t)
+			}
+		}
+	}
+}
+
+// score fires every rule whose term occurred, whose context is present and
+// whose exclusions are absent, once per rule.
+func (r *Router) score(sc *scratch) {
+	for _, t := range sc.hits {
+		for _, ri := range r.postings[t] {
+			if sc.ruleGen[ri] == sc.gen {
+				continue
+			}
+			sc.ruleGen[ri] = sc.gen
+			ru := &r.rules[ri]
+			if len(ru.context) > 0 && !sc.hasAny(ru.context) || sc.hasAny(ru.exclude) {
+				continue
+			}
+			sc.fired = append(sc.fired, ri)
+			if ru.signal {
+				sc.signal[ru.owner] += ru.weight
+				continue
+			}
+			d := ru.owner
+			if sc.dutyGen[d] != sc.gen {
+				sc.dutyGen[d] = sc.gen
+				sc.dutyScore[d] = 0
+				sc.duties = append(sc.duties, d)
+			}
+			sc.dutyScore[d] += ru.weight * r.duties[d].weight
+		}
+	}
+	for _, d := range sc.duties {
+		dep := r.duties[d].dept
+		if sc.deptGen[dep] != sc.gen {
+			sc.deptGen[dep] = sc.gen
+			sc.deptTop[dep] = [3]float64{}
+			sc.deptBest[dep] = d
+			sc.depts = append(sc.depts, dep)
+		}
+		v := sc.dutyScore[d]
+		top := &sc.deptTop[dep]
+		switch {
+		case v > top[0]:
+			top[0], top[1], top[2] = v, top[0], top[1]
+			sc.deptBest[dep] = d
+		case v > top[1]:
+			top[1], top[2] = v, top[1]
+		case v > top[2]:
+			top[2] = v
+		}
+	}
+}
+
+// deptScore: the best duty decides, further matching duties of the same
+// department add a little (公安 for a tanker that speeds: 28(一) and 28(三)).
+func deptScore(top [3]float64) float64 { return top[0] + 0.35*top[1] + 0.15*top[2] }
+
+type ranked struct {
+	dep   int32
+	score float64
+}
+
+func (r *Router) decide(rep Report, sc *scratch) Decision {
+	var rank []ranked
+	for _, dep := range sc.depts {
+		if dep == r.referral || dep == r.committee {
+			continue
+		}
+		rank = append(rank, ranked{dep, deptScore(sc.deptTop[dep])})
+	}
+	sort.Slice(rank, func(i, j int) bool {
+		if rank[i].score != rank[j].score {
+			return rank[i].score > rank[j].score
+		}
+		return rank[i].dep < rank[j].dep
+	})
+	dec := Decision{Kind: r.kind(sc)}
+	dec.Referral = sc.signal[sigIndex(sigReferral)] >= referralMin
+	jur, jurNote := r.gaz.resolve(rep.City, rep.County, sc.mentions)
+	dec.Jurisdiction = jur
+
+	var lead ranked
+	if len(rank) > 0 {
+		lead = rank[0]
+	}
+	second := 0.0
+	if len(rank) > 1 {
+		second = rank[1].score
+	}
+	newForm := r.newFormTerm(sc)
+	switch {
+	case lead.score < minNearest:
+		dec.Lead = r.deps[r.committee].Name
+		dec.Principle = PrincipleNearest
+		dec.Basis = []string{Citation(10, 4), Citation(11, 1)}
+		dec.Confidence = 0.2
+	default:
+		dec.Lead = r.deps[lead.dep].Name
+		for _, o := range rank[1:] {
+			if len(dec.Assist) == maxAssists {
+				break
+			}
+			if o.score >= assistFloor && o.score >= assistShare*lead.score {
+				dec.Assist = append(dec.Assist, r.deps[o.dep].Name)
+			}
+		}
+		switch {
+		case lead.score < minCompetent || newForm >= 0 && r.bestRuleWeight(sc, lead.dep) < namedWeight:
+			dec.Principle = PrincipleNearest
+		case len(dec.Assist) > 0 && second >= primaryShare*lead.score:
+			dec.Principle = PrinciplePrimary
+		default:
+			dec.Principle = PrincipleCompetent
+		}
+		dec.Basis = r.basis(sc, lead, rank)
+		margin := (lead.score - second) / lead.score
+		dec.Confidence = math.Round(lead.score/(lead.score+4)*(0.6+0.4*margin)*100) / 100
+	}
+	if dec.Referral {
+		dec.Assist = append(dec.Assist, r.deps[r.referral].Name)
+	}
+	dec.Urgent = dec.Kind == KindMajorHazard && sc.signal[sigIndex(sigUrgent)] > 0
+	dec.Escalate = dec.Kind == KindMajorHazard && (sc.signal[sigIndex(sigEscalate)] >= escalateMin || jur.Ambiguous ||
+		len(rank) > 2 && rank[2].score >= assistShare*lead.score && rank[2].score >= minCompetent+1)
+	dec.Explanation = r.explain(dec, sc, lead, rank, newForm, jurNote)
+	return dec
+}
+
+func sigIndex(cat string) int {
+	for i, c := range signalCategories {
+		if c == cat {
+			return i
+		}
+	}
+	return len(signalCategories)
+}
+
+// kind: a concealed accident first, then a major hazard, then an illegal act.
+func (r *Router) kind(sc *scratch) string {
+	switch {
+	case sc.signal[sigIndex(sigConcealment)] >= concealMin:
+		return KindConcealment
+	case sc.signal[sigIndex(sigMajor)] >= majorThreshold:
+		return KindMajorHazard
+	case sc.signal[sigIndex(sigIllegal)] >= illegalMin || sc.signal[sigIndex(sigReferral)] >= referralMin:
+		return KindIllegal
+	default:
+		return KindHazard
+	}
+}
+
+// newFormTerm returns the first 新业态 term of the text, or -1.
+func (r *Router) newFormTerm(sc *scratch) int32 {
+	for _, t := range sc.hits {
+		if r.newForm[t] {
+			return t
+		}
+	}
+	return -1
+}
+
+// bestRuleWeight is the weight of the strongest rule of dep that fired.
+func (r *Router) bestRuleWeight(sc *scratch, dep int32) float64 {
+	best := 0.0
+	for _, ri := range sc.fired {
+		ru := &r.rules[ri]
+		if !ru.signal && r.duties[ru.owner].dept == dep && ru.weight > best {
+			best = ru.weight
+		}
+	}
+	return best
+}
+
+// basis cites the lead's scoring items (its best, and others at least half as
+// strong, at most three) and then the best item of each assistant.
+func (r *Router) basis(sc *scratch, lead ranked, rank []ranked) []string {
+	var own []int32
+	for _, d := range sc.duties {
+		if r.duties[d].dept == lead.dep && sc.dutyScore[d] >= 0.5*sc.deptTop[lead.dep][0] {
+			own = append(own, d)
+		}
+	}
+	sort.Slice(own, func(i, j int) bool {
+		if sc.dutyScore[own[i]] != sc.dutyScore[own[j]] {
+			return sc.dutyScore[own[i]] > sc.dutyScore[own[j]]
+		}
+		return own[i] < own[j]
+	})
+	if len(own) > 3 {
+		own = own[:3]
+	}
+	var out []string
+	for _, d := range own {
+		out = append(out, r.duties[d].Citation)
+	}
+	for _, o := range rank[1:] {
+		if len(out) >= 3+maxAssists {
+			break
+		}
+		if o.score >= assistFloor && o.score >= assistShare*lead.score {
+			out = append(out, r.duties[sc.deptBest[o.dep]].Citation)
+		}
+	}
+	return out
+}
+
+// matchedTerms lists the text's keywords that fired rules of duty d.
+func (r *Router) matchedTerms(sc *scratch, d int32, max int) []string {
+	var out []string
+	for _, ri := range sc.fired {
+		ru := &r.rules[ri]
+		if ru.signal || ru.owner != d {
+			continue
+		}
+		for _, t := range ru.terms {
+			if sc.has(t) && !contains(out, r.terms[t]) {
+				out = append(out, r.terms[t])
+				if len(out) == max {
+					return out
+				}
+			}
+		}
+	}
+	return out
+}
+
+func quote(terms []string) string {
+	var b strings.Builder
+	for _, t := range terms {
+		b.WriteString("“" + t + "”")
+	}
+	return b.String()
+}
+
+// explain writes the one-paragraph zh-CN account a handler reads.
+func (r *Router) explain(dec Decision, sc *scratch, lead ranked, rank []ranked, newForm int32, jurNote string) string {
+	var b strings.Builder
+	if lead.score < minNearest {
+		b.WriteString("来件未对应《实施细则》第十三条至第六十九条中任何部门的职责，")
+		if newForm >= 0 {
+			b.WriteString("涉及新业态“" + r.terms[newForm] + "”，")
+		}
+		b.WriteString("按“谁靠近谁牵头”原则，依第十条(四)、第十一条由自治区安委办（设在自治区应急管理厅）明确牵头部门。")
+	} else {
+		d := sc.deptBest[lead.dep]
+		du := r.duties[d]
+		b.WriteString("依据《实施细则》" + du.Citation + "（" + du.summary + "），")
+		if ts := r.matchedTerms(sc, d, 4); len(ts) > 0 {
+			b.WriteString("来件涉及" + quote(ts) + "，")
+		}
+		b.WriteString("由" + dec.Lead + "牵头办理（" + dec.Principle)
+		switch dec.Principle {
+		case PrinciplePrimary:
+			b.WriteString("：多个部门职责涉及此事，该部门的职责与所反映问题最直接")
+		case PrincipleNearest:
+			if newForm >= 0 {
+				b.WriteString("：涉及新业态“" + r.terms[newForm] + "”，条文未直接列明，由职责最相近的部门牵头")
+			} else {
+				b.WriteString("：条文未直接列明，由职责最相近的部门牵头")
+			}
+		}
+		b.WriteString("）。")
+		n := 0
+		for _, o := range rank[1:] {
+			if n == maxAssists || !contains(dec.Assist, r.deps[o.dep].Name) {
+				continue
+			}
+			od := r.duties[sc.deptBest[o.dep]]
+			b.WriteString(r.deps[o.dep].Name + "依" + od.Citation + "（" + od.summary + "）配合。")
+			n++
+		}
+	}
+	b.WriteString("类型：" + dec.Kind)
+	if dec.Urgent {
+		b.WriteString("，存在紧迫危险，应立即处置")
+	}
+	b.WriteString("。")
+	if dec.Referral {
+		b.WriteString("来件反映公职人员涉嫌收受好处、通风报信或人情执法，依《安全生产责任追究办法（试行）》第四条(五)、第七条(一)将线索抄送自治区纪委监委。")
+	}
+	if dec.Escalate {
+		b.WriteString("属跨区域或跨行业的重大事故隐患，建议提级督办。")
+	}
+	b.WriteString("属地：")
+	switch {
+	case dec.Jurisdiction.City != "" || dec.Jurisdiction.County != "":
+		b.WriteString(dec.Jurisdiction.City + dec.Jurisdiction.County + "（" + jurNote + "）。")
+	default:
+		b.WriteString(jurNote + "。")
+	}
+	return b.String()
+}

@@ -1,0 +1,213 @@
+package triage
+
+import (
+	"fmt"
+	"sync"
+)
+
+// Principles of 实施细则 Art. 2 that decide a lead.
+const (
+	PrincipleCompetent = "谁主管谁牵头"
+	PrinciplePrimary   = "谁为主谁牵头"
+	PrincipleNearest   = "谁靠近谁牵头"
+)
+
+// Kinds of report; they drive reward rules and priority (RULES.md).
+const (
+	KindMajorHazard = "重大事故隐患"
+	KindHazard      = "一般隐患"
+	KindIllegal     = "违法行为"
+	KindConcealment = "瞒报谎报事故"
+)
+
+// Report is one report as the worker or the CLI hands it over.
+type Report struct {
+	ID      string `json:"id"`
+	Channel string `json:"channel"`
+	City    string `json:"city"`
+	County  string `json:"county"`
+	Text    string `json:"text"`
+}
+
+// Decision is the routing of one report, with everything an auditor needs to
+// see why: the principle, the cited items and a zh-CN explanation.
+type Decision struct {
+	Lead         string
+	Assist       []string
+	Principle    string
+	Basis        []string // citations of the lead's items first, then the assistants'
+	Kind         string
+	Urgent       bool
+	Referral     bool // copy to 自治区纪委监委 (officials accused: 收钱不查、通风报信、人情执法…)
+	Escalate     bool // 提级督办: a major hazard spanning jurisdictions or industries
+	Jurisdiction Jurisdiction
+	Confidence   float64
+	Explanation  string
+}
+
+// rule is a compiled registry or signal rule.
+type rule struct {
+	owner   int32 // duty index, or signal category index for signal rules
+	signal  bool
+	weight  float64
+	terms   []int32
+	context []int32
+	exclude []int32
+}
+
+// duty is a registry item as the scorer sees it.
+type duty struct {
+	dept    int32
+	Duty    // public view
+	summary string
+	weight  float64 // role weight
+}
+
+// Router routes reports with the embedded registry and gazetteer. It holds no
+// mutable state besides a pool of scratch buffers, so one Router serves any
+// number of goroutines.
+type Router struct {
+	version   string
+	deps      []Department
+	duties    []duty
+	rules     []rule
+	postings  [][]int32 // term id → rules that fire on it
+	terms     []string
+	places    []place // term id → gazetteer place (valid when isPlace)
+	isPlace   []bool
+	newForm   []bool // term id → is a 新业态 term
+	committee int32  // index of 自治区安委办
+	referral  int32  // index of 自治区纪委监委
+	m         *matcher
+	gaz       *gazetteer
+	pool      sync.Pool
+}
+
+// New loads and validates the embedded registry, article texts and gazetteer.
+func New() (*Router, error) {
+	return newRouter(registryJSON, articlesJSON, gazetteerJSON)
+}
+
+func newRouter(regJSON, artJSON, gazJSON []byte) (*Router, error) {
+	arts, err := decodeArticles(artJSON)
+	if err != nil {
+		return nil, err
+	}
+	f, deps, err := loadRegistry(regJSON, arts)
+	if err != nil {
+		return nil, err
+	}
+	gaz, err := loadGazetteer(gazJSON)
+	if err != nil {
+		return nil, err
+	}
+	r := &Router{version: f.Version, deps: deps, gaz: gaz, committee: -1, referral: -1}
+	termID := map[string]int32{}
+	intern := func(t string) int32 {
+		k := normalizeTerm(t)
+		if id, ok := termID[k]; ok {
+			return id
+		}
+		id := int32(len(r.terms))
+		termID[k] = id
+		r.terms = append(r.terms, k)
+		return id
+	}
+	internAll := func(ts []string) []int32 {
+		ids := make([]int32, len(ts))
+		for i, t := range ts {
+			ids[i] = intern(t)
+		}
+		return ids
+	}
+	addRule := func(spec ruleSpec, owner int32, signal bool) {
+		r.rules = append(r.rules, rule{owner: owner, signal: signal, weight: spec.weight,
+			terms: internAll(spec.terms), context: internAll(spec.context), exclude: internAll(spec.exclude)})
+	}
+	for di, fd := range f.Departments {
+		switch deps[di].Name {
+		case SafetyCommitteeOffice:
+			r.committee = int32(di)
+		case DisciplineCommission:
+			r.referral = int32(di)
+		}
+		for ui, fdu := range fd.Duties {
+			du := deps[di].Duties[ui]
+			r.duties = append(r.duties, duty{dept: int32(di), Duty: du, summary: summarize(du.Text), weight: roleWeight[du.Role]})
+			for _, rs := range fdu.Rules {
+				spec, _ := parseRule(rs) // validated by loadRegistry
+				addRule(spec, int32(len(r.duties)-1), false)
+			}
+		}
+	}
+	for ci, cat := range signalCategories {
+		for _, rs := range f.Signals[cat] {
+			spec, _ := parseRule(rs)
+			if cat == sigNewForm {
+				for _, t := range spec.terms {
+					id := intern(t)
+					for int(id) >= len(r.newForm) {
+						r.newForm = append(r.newForm, false)
+					}
+					r.newForm[id] = true
+				}
+				continue
+			}
+			addRule(spec, int32(ci), true)
+		}
+	}
+	for name, p := range gaz.terms {
+		id := intern(name)
+		for int(id) >= len(r.places) {
+			r.places = append(r.places, place{})
+			r.isPlace = append(r.isPlace, false)
+		}
+		r.places[id] = p
+		r.isPlace[id] = true
+	}
+	n := len(r.terms)
+	r.newForm = append(r.newForm, make([]bool, n-len(r.newForm))...)
+	r.places = append(r.places, make([]place, n-len(r.places))...)
+	r.isPlace = append(r.isPlace, make([]bool, n-len(r.isPlace))...)
+	r.postings = make([][]int32, n)
+	for ri, ru := range r.rules {
+		for _, t := range ru.terms {
+			r.postings[t] = append(r.postings[t], int32(ri))
+		}
+	}
+	if r.committee < 0 || r.referral < 0 {
+		return nil, fmt.Errorf("registry.json: 缺少 %s 或 %s", SafetyCommitteeOffice, DisciplineCommission)
+	}
+	r.m = newMatcher(r.terms)
+	r.pool.New = func() any { return r.newScratch() }
+	return r, nil
+}
+
+// Version is the registry version, stored with every routing decision.
+func (r *Router) Version() string { return r.version }
+
+// Departments returns the registry: every department with its duty items.
+// The slices are copies; callers may keep or change them.
+func (r *Router) Departments() []Department {
+	out := make([]Department, len(r.deps))
+	for i, d := range r.deps {
+		d.Duties = append([]Duty(nil), d.Duties...)
+		out[i] = d
+	}
+	return out
+}
+
+// summarize keeps the first clause of an item text for explanations.
+func summarize(text string) string {
+	rs := []rune(text)
+	for i, c := range rs {
+		if c == '；' || c == ';' || c == '。' {
+			rs = rs[:i]
+			break
+		}
+	}
+	if len(rs) > 48 {
+		rs = append(rs[:46], '…')
+	}
+	return string(rs)
+}
