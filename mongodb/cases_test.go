@@ -54,6 +54,7 @@ func TestStore(t *testing.T) {
 			t.Run("QueueFollowsDepartmentAndSortsByDue", func(t *testing.T) { testQueue(t, db) })
 			t.Run("PendingMarkersListUnroutedCases", func(t *testing.T) { testPending(t, db) })
 			t.Run("DueClocksListsOnlyRunningDueClocks", func(t *testing.T) { testDueClocks(t, db) })
+			t.Run("RebuildListsRestoresLostAndDropsStaleEntries", func(t *testing.T) { testRebuild(t, db) })
 		})
 	}
 }
@@ -280,5 +281,47 @@ func testDueClocks(t *testing.T, db *mongodb.DB) {
 	}
 	if !found {
 		t.Fatalf("due clock missing from %+v", got)
+	}
+}
+
+func testRebuild(t *testing.T, db *mongodb.DB) {
+	ctx := context.Background()
+	dept := "宁夏消防救援总队-" + whistle.NewID()
+	now := time.Date(2026, 11, 20, 8, 0, 0, 0, time.UTC)
+	lost := newCase(now)
+	db.CreateCase(ctx, lost, []byte("t-"+lost.ID))
+	lostRouted := route(t, db, lost.ID, dept, now.Add(24*time.Hour))
+	unrouted := newCase(now)
+	db.CreateCase(ctx, unrouted, []byte("t-"+unrouted.ID))
+	if err := db.ClearPending(ctx, unrouted.ID); err != nil { // as if lost between writes
+		t.Fatal(err)
+	}
+	if err := db.DeleteQueueEntry(ctx, lostRouted); err != nil {
+		t.Fatal(err)
+	}
+	// A stale entry: a case re-routed by a write that never reached its lists.
+	moved := newCase(now)
+	db.CreateCase(ctx, moved, []byte("t-"+moved.ID))
+	movedRouted := route(t, db, moved.ID, dept, now.Add(2*time.Hour))
+	movedRouted.Lifecycle.Department = dept + "-elsewhere"
+	if err := db.ReplaceCaseOnly(ctx, movedRouted); err != nil {
+		t.Fatal(err)
+	}
+	if rows, _, _ := db.Queue(ctx, dept, "银川市", 0, 10); len(rows) != 1 || rows[0].CaseID != moved.ID {
+		t.Fatalf("setup: queue has %+v, want only the stale entry", rows)
+	}
+	if err := db.RebuildLists(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rows, _, err := db.Queue(ctx, dept, "银川市", 0, 10)
+	if err != nil || len(rows) != 1 || rows[0].CaseID != lost.ID {
+		t.Fatalf("after rebuild: %+v %v", rows, err)
+	}
+	if rows, _, _ := db.Queue(ctx, dept+"-elsewhere", "银川市", 0, 10); len(rows) != 1 || rows[0].CaseID != moved.ID {
+		t.Fatalf("moved case not in its new queue: %+v", rows)
+	}
+	p, _ := db.PendingCases(ctx, 10000)
+	if !containsPending(p, unrouted.ID, false) {
+		t.Fatal("pending marker not restored")
 	}
 }

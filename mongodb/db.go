@@ -203,3 +203,14 @@ func (s *stripedLock) lock(key string) func() {
 
 // DropDatabase removes the whole database (tests only clean up with it).
 func (d *DB) DropDatabase(ctx context.Context) error { return d.db.Drop(ctx) }
+
+// Ping connects to uri and pings it without preparing any collection (the
+// container health check).
+func Ping(ctx context.Context, uri string) error {
+	client, err := mongo.Connect(ctx, options.Client().ApplyURI(uri).SetServerSelectionTimeout(3*time.Second))
+	if err != nil {
+		return err
+	}
+	defer client.Disconnect(context.Background())
+	return client.Ping(ctx, readpref.Primary())
+}
