@@ -17,6 +17,7 @@ func TestAPIKeyStore(t *testing.T) {
 			db := backend.Open(t)
 			t.Run("CreateReadRevokeAndReuseTheName", func(t *testing.T) { testAPIKeyLifecycle(t, db) })
 			t.Run("ConcurrentCreatesOfOneNameLeaveOneActiveKey", func(t *testing.T) { testAPIKeyConcurrentCreate(t, db) })
+			t.Run("CrashLeftoverNameIsTakenOverOnlyWhenStale", func(t *testing.T) { testAPIKeyDanglingName(t, db) })
 		})
 	}
 }
@@ -95,5 +96,35 @@ func testAPIKeyConcurrentCreate(t *testing.T, db *mongodb.DB) {
 	}
 	if ok != 1 {
 		t.Fatalf("%d creates succeeded, want exactly 1", ok)
+	}
+}
+
+func testAPIKeyDanglingName(t *testing.T, db *mongodb.DB) {
+	ctx := context.Background()
+	fresh, stale := "fresh-"+whistle.NewID(), "stale-"+whistle.NewID()
+	if err := db.LeaveDanglingAPIKeyName(ctx, fresh, whistle.NewID(), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.LeaveDanglingAPIKeyName(ctx, stale, whistle.NewID(), time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	// A young leftover may be a create in flight: the name stays taken, and
+	// there is no key to revoke.
+	if err := db.CreateAPIKey(ctx, mongodb.APIKey{KeyID: whistle.NewID(), Name: fresh, Hash: []byte("h"), CreatedAt: time.Now()}); whistle.ErrorCode(err) != whistle.ECONFLICT {
+		t.Fatalf("create over an in-flight name: %v, want conflict", err)
+	}
+	if err := db.RevokeAPIKey(ctx, fresh, time.Now()); whistle.ErrorCode(err) != whistle.ENOTFOUND {
+		t.Fatalf("revoke of a name without key: %v, want not found", err)
+	}
+	k := mongodb.APIKey{KeyID: whistle.NewID(), Name: stale, Hash: []byte("h"), CreatedAt: time.Now()}
+	if err := db.CreateAPIKey(ctx, k); err != nil {
+		t.Fatalf("create over a stale leftover: %v", err)
+	}
+	if err := db.RevokeAPIKey(ctx, stale, time.Now()); err != nil {
+		t.Fatalf("the new key is the name's active key: %v", err)
+	}
+	got, err := db.APIKey(ctx, k.KeyID)
+	if err != nil || got.RevokedAt == nil {
+		t.Fatalf("new key after revoke: %+v %v", got, err)
 	}
 }
