@@ -92,6 +92,16 @@ func (l *limiter) allow(key string) bool {
 	return true
 }
 
+// refund returns a token taken by allow, for attempts that turned out not
+// to count (a correct receipt does not spend the failure budget).
+func (l *limiter) refund(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if b, ok := l.buckets[key]; ok {
+		b.tokens = min(float64(l.rate.Burst), b.tokens+1)
+	}
+}
+
 func (l *limiter) refill(b *bucket, now time.Time) float64 {
 	return min(float64(l.rate.Burst), b.tokens+float64(now.Sub(b.at))/float64(l.rate.Every))
 }
