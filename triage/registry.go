@@ -116,10 +116,23 @@ const (
 	sigUrgent      = "urgent"
 	sigReferral    = "referral"
 	sigEscalate    = "escalate"
-	sigNewForm     = "newform"
 )
 
-var signalCategories = []string{sigConcealment, sigMajor, sigIllegal, sigUrgent, sigReferral, sigEscalate, sigNewForm}
+// Scored signal categories, in the order of Router.signal scores.
+var signalCategories = []string{sigConcealment, sigMajor, sigIllegal, sigUrgent, sigReferral, sigEscalate}
+
+// Term lists of data/registry.json that mark words rather than score them:
+// 新业态 names; phrases that shadow the shorter keywords inside them (电动车
+// contains 动车); and the words that make a nearby place a mere landmark
+// ("挨着小学", "学校旁边") rather than the subject of the report.
+const (
+	listNewForm        = "newform"
+	listShadow         = "shadow"
+	listLandmarkBefore = "landmark_before"
+	listLandmarkAfter  = "landmark_after"
+)
+
+var termLists = []string{listNewForm, listShadow, listLandmarkBefore, listLandmarkAfter}
 
 // loadRegistry decodes and validates the registry against the article texts:
 // every department of Articles 13–69 is present under its heading name, with
@@ -214,7 +227,7 @@ func loadRegistry(regJSON []byte, arts *articleSet) (*registryFile, []Department
 		}
 	}
 	for cat, rules := range f.Signals {
-		if !contains(signalCategories, cat) {
+		if !contains(signalCategories, cat) && !contains(termLists, cat) {
 			return nil, nil, fmt.Errorf("未知信号类别 %q", cat)
 		}
 		for _, rs := range rules {
@@ -223,7 +236,7 @@ func loadRegistry(regJSON []byte, arts *articleSet) (*registryFile, []Department
 			}
 		}
 	}
-	for _, cat := range signalCategories {
+	for _, cat := range append(append([]string(nil), signalCategories...), termLists...) {
 		if len(f.Signals[cat]) == 0 {
 			return nil, nil, fmt.Errorf("缺少信号类别 %q", cat)
 		}

@@ -23,17 +23,34 @@ const (
 	escalateMin    = 3.0
 )
 
+// Limits that keep the work per report bounded whatever its length.
+const (
+	maxOccurrences = 4096 // keyword occurrences examined for shadows and landmarks
+	maxPunct       = 1024
+	landmarkGap    = 8   // runes between 挨着/离… and the place it qualifies
+	landmarkAfter  = 2   // runes between a place and 旁边/附近…
+	landmarkFactor = 0.4 // what a rule is worth when its keywords are only landmarks
+	dutyRepeat     = 0.5 // what further rules of one duty add, relative to their weight
+)
+
 // scratch is the per-call working memory, reused through the Router's pool;
 // generation stamps avoid clearing arrays between calls.
 type scratch struct {
 	gen       uint32
-	termGen   []uint32
+	termGen   []uint32 // term seen in this call
+	subjGen   []uint32 // term seen at least once not as a landmark
 	ruleGen   []uint32
 	dutyGen   []uint32
 	deptGen   []uint32
+	occ       []occurrence
+	punct     []int32
 	hits      []int32 // distinct terms, in order of first occurrence
-	fired     []int32 // rules that fired
+	cand      []int32 // rules whose terms, context and exclusions hold
+	fired     []int32 // rules that scored
+	credited  []credit
 	duties    []int32 // duties that scored
+	dutySum   []float64
+	dutyMax   []float64
 	dutyScore []float64
 	deptTop   [][3]float64
 	deptBest  []int32 // best duty per department
@@ -42,12 +59,25 @@ type scratch struct {
 	mentions  []mention
 }
 
+// occurrence is one keyword hit: its term and the folded rune span
+// [end-length, end).
+type occurrence struct {
+	term, end, length int32
+}
+
+// credit records that a department already scored with a keyword, so the
+// same word cannot count twice through two items of one article.
+type credit struct{ dep, term int32 }
+
 func (r *Router) newScratch() any {
 	return &scratch{
 		termGen:   make([]uint32, len(r.terms)),
+		subjGen:   make([]uint32, len(r.terms)),
 		ruleGen:   make([]uint32, len(r.rules)),
 		dutyGen:   make([]uint32, len(r.duties)),
 		deptGen:   make([]uint32, len(r.deps)),
+		dutySum:   make([]float64, len(r.duties)),
+		dutyMax:   make([]float64, len(r.duties)),
 		dutyScore: make([]float64, len(r.duties)),
 		deptTop:   make([][3]float64, len(r.deps)),
 		deptBest:  make([]int32, len(r.deps)),
@@ -57,12 +87,13 @@ func (r *Router) newScratch() any {
 func (sc *scratch) reset() {
 	sc.gen++
 	if sc.gen == 0 { // wrapped: stale stamps could collide
-		for _, a := range [][]uint32{sc.termGen, sc.ruleGen, sc.dutyGen, sc.deptGen} {
+		for _, a := range [][]uint32{sc.termGen, sc.subjGen, sc.ruleGen, sc.dutyGen, sc.deptGen} {
 			clear(a)
 		}
 		sc.gen = 1
 	}
-	sc.hits, sc.fired, sc.duties, sc.depts, sc.mentions = sc.hits[:0], sc.fired[:0], sc.duties[:0], sc.depts[:0], sc.mentions[:0]
+	sc.occ, sc.punct, sc.hits, sc.cand, sc.fired = sc.occ[:0], sc.punct[:0], sc.hits[:0], sc.cand[:0], sc.fired[:0]
+	sc.credited, sc.duties, sc.depts, sc.mentions = sc.credited[:0], sc.duties[:0], sc.depts[:0], sc.mentions[:0]
 	sc.signal = [8]float64{}
 }
 
@@ -71,6 +102,15 @@ func (sc *scratch) has(t int32) bool { return sc.termGen[t] == sc.gen }
 func (sc *scratch) hasAny(ts []int32) bool {
 	for _, t := range ts {
 		if sc.termGen[t] == sc.gen {
+			return true
+		}
+	}
+	return false
+}
+
+func (sc *scratch) isCredited(dep, term int32) bool {
+	for _, c := range sc.credited {
+		if c == (credit{dep, term}) {
 			return true
 		}
 	}
@@ -88,8 +128,16 @@ func (r *Router) Route(rep Report) Decision {
 	return r.decide(rep, sc)
 }
 
-// match runs the automaton over the text once, recording distinct terms and
-// place mentions.
+func isPunct(c rune) bool {
+	switch c {
+	case '，', '。', '；', '！', '？', '、', '：', ',', '.', ';', '!', '?', ':', '…', '（', '）', '(', ')', '“', '”', '"':
+		return true
+	}
+	return false
+}
+
+// match runs the automaton over the text once, then drops keywords shadowed
+// by a longer phrase and marks those that only name a landmark.
 func (r *Router) match(text string, sc *scratch) {
 	m := r.m
 	s := int32(0)
@@ -100,21 +148,77 @@ func (r *Router) match(text string, sc *scratch) {
 			continue
 		}
 		pos++
+		if isPunct(f) && len(sc.punct) < maxPunct {
+			sc.punct = append(sc.punct, pos)
+		}
 		s = m.step(s, m.classOf(f))
 		for _, t := range m.outs[m.outFrom[s]:m.outFrom[s+1]] {
 			if r.isPlace[t] && len(sc.mentions) < 64 {
 				sc.mentions = append(sc.mentions, mention{place: r.places[t], end: pos, length: m.lengths[t]})
 			}
-			if sc.termGen[t] != sc.gen {
-				sc.termGen[t] = sc.gen
+			if len(sc.occ) < maxOccurrences {
+				sc.occ = append(sc.occ, occurrence{t, pos, m.lengths[t]})
+			} else if sc.termGen[t] != sc.gen { // beyond the bound: a plain hit
+				sc.termGen[t], sc.subjGen[t] = sc.gen, sc.gen
 				sc.hits = append(sc.hits, t)
 			}
 		}
 	}
+	for _, o := range sc.occ {
+		if r.shadowed(sc, o) {
+			continue
+		}
+		t := o.term
+		if sc.termGen[t] != sc.gen {
+			sc.termGen[t] = sc.gen
+			sc.hits = append(sc.hits, t)
+		}
+		if !r.landmark(sc, o) {
+			sc.subjGen[t] = sc.gen
+		}
+	}
+}
+
+// shadowed: o lies inside a longer occurrence of a shadowing phrase.
+func (r *Router) shadowed(sc *scratch, o occurrence) bool {
+	for _, p := range sc.occ {
+		if p.length > o.length && r.flags[p.term]&termShadow != 0 && p.end-p.length <= o.end-o.length && o.end <= p.end {
+			return true
+		}
+	}
+	return false
+}
+
+// landmark: o follows 挨着/离/旁边就是… closely within one clause, or is
+// followed at once by 旁边/附近…: the report names it to say where, not what.
+func (r *Router) landmark(sc *scratch, o occurrence) bool {
+	start := o.end - o.length
+	for _, p := range sc.occ {
+		f := r.flags[p.term]
+		if f&termLandmarkBefore != 0 && p.end <= start && start-p.end <= landmarkGap && !punctBetween(sc.punct, p.end, start) {
+			return true
+		}
+		if f&termLandmarkAfter != 0 && p.end-p.length >= o.end && p.end-p.length-o.end <= landmarkAfter {
+			return true
+		}
+	}
+	return false
+}
+
+// punctBetween reports punctuation at a rune position in (from, to].
+func punctBetween(punct []int32, from, to int32) bool {
+	for _, p := range punct {
+		if p > from && p <= to {
+			return true
+		}
+	}
+	return false
 }
 
 // score fires every rule whose term occurred, whose context is present and
-// whose exclusions are absent, once per rule.
+// whose exclusions are absent — once per rule, strongest first, and never
+// twice for the same keyword within one department. Further rules of a duty
+// add half their weight; rules that only name landmarks count for less.
 func (r *Router) score(sc *scratch) {
 	for _, t := range sc.hits {
 		for _, ri := range r.postings[t] {
@@ -126,21 +230,56 @@ func (r *Router) score(sc *scratch) {
 			if len(ru.context) > 0 && !sc.hasAny(ru.context) || sc.hasAny(ru.exclude) {
 				continue
 			}
-			sc.fired = append(sc.fired, ri)
-			if ru.signal {
-				sc.signal[ru.owner] += ru.weight
-				continue
-			}
-			d := ru.owner
-			if sc.dutyGen[d] != sc.gen {
-				sc.dutyGen[d] = sc.gen
-				sc.dutyScore[d] = 0
-				sc.duties = append(sc.duties, d)
-			}
-			sc.dutyScore[d] += ru.weight * r.duties[d].weight
+			sc.cand = append(sc.cand, ri)
 		}
 	}
+	sort.Slice(sc.cand, func(i, j int) bool {
+		wi, wj := r.rules[sc.cand[i]].weight, r.rules[sc.cand[j]].weight
+		if wi != wj {
+			return wi > wj
+		}
+		return sc.cand[i] < sc.cand[j]
+	})
+	for _, ri := range sc.cand {
+		ru := &r.rules[ri]
+		if ru.signal {
+			sc.signal[ru.owner] += ru.weight
+			sc.fired = append(sc.fired, ri)
+			continue
+		}
+		d := ru.owner
+		dep := r.duties[d].dept
+		fresh, subject := false, false
+		for _, t := range ru.terms {
+			if !sc.has(t) {
+				continue
+			}
+			if !sc.isCredited(dep, t) {
+				fresh = true
+				sc.credited = append(sc.credited, credit{dep, t})
+			}
+			if sc.subjGen[t] == sc.gen {
+				subject = true
+			}
+		}
+		if !fresh {
+			continue
+		}
+		w := ru.weight * r.duties[d].weight
+		if !subject {
+			w *= landmarkFactor
+		}
+		sc.fired = append(sc.fired, ri)
+		if sc.dutyGen[d] != sc.gen {
+			sc.dutyGen[d] = sc.gen
+			sc.dutySum[d], sc.dutyMax[d] = 0, 0
+			sc.duties = append(sc.duties, d)
+		}
+		sc.dutySum[d] += w
+		sc.dutyMax[d] = math.Max(sc.dutyMax[d], w)
+	}
 	for _, d := range sc.duties {
+		sc.dutyScore[d] = sc.dutyMax[d] + dutyRepeat*(sc.dutySum[d]-sc.dutyMax[d])
 		dep := r.duties[d].dept
 		if sc.deptGen[dep] != sc.gen {
 			sc.deptGen[dep] = sc.gen
@@ -263,7 +402,7 @@ func (r *Router) kind(sc *scratch) string {
 // newFormTerm returns the first 新业态 term of the text, or -1.
 func (r *Router) newFormTerm(sc *scratch) int32 {
 	for _, t := range sc.hits {
-		if r.newForm[t] {
+		if r.flags[t]&termNewForm != 0 {
 			return t
 		}
 	}

@@ -79,3 +79,36 @@ func TestPublicSamplesRouteToAcceptedLead(t *testing.T) {
 	}
 	t.Logf("public samples: %d/%d leads accepted", ok, len(cases))
 }
+
+// TestOwnReportsRouteToAcceptedLead runs the hand-written hotline- and
+// web-style reports of testdata/own_reports.jsonl, written from the article
+// texts for every department (typos, colloquial speech, 新业态 included).
+func TestOwnReportsRouteToAcceptedLead(t *testing.T) {
+	r := testRouter(t)
+	cases := readLabelled(t, "testdata/own_reports.jsonl")
+	ok, misses := accuracy(t, r, cases)
+	for _, m := range misses {
+		t.Log(m)
+	}
+	t.Logf("own reports: %d/%d leads accepted", ok, len(cases))
+	if float64(ok) < 0.95*float64(len(cases)) {
+		t.Errorf("own reports: %d/%d below the 95 %% bar", ok, len(cases))
+	}
+}
+
+// TestIndependentEvalSet measures generalisation on the held-out set another
+// engineer labelled without reading this code (testdata/eval_independent.jsonl).
+// The engine is never tuned on it; the test only reports, and fails if the
+// accuracy drops below the 95 % bar.
+func TestIndependentEvalSet(t *testing.T) {
+	r := testRouter(t)
+	cases := readLabelled(t, "testdata/eval_independent.jsonl")
+	ok, misses := accuracy(t, r, cases)
+	for _, m := range misses {
+		t.Log(m[:strings.Index(m, " — ")])
+	}
+	t.Logf("independent set: %d/%d leads accepted (%.1f %%)", ok, len(cases), 100*float64(ok)/float64(len(cases)))
+	if float64(ok) < 0.95*float64(len(cases)) {
+		t.Errorf("independent set below the 95 %% bar")
+	}
+}

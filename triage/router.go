@@ -2,6 +2,7 @@ package triage
 
 import (
 	"fmt"
+	"sort"
 	"sync"
 )
 
@@ -63,6 +64,14 @@ type duty struct {
 	weight  float64 // role weight
 }
 
+// Term flags, bit i for termLists[i].
+const (
+	termNewForm uint8 = 1 << iota
+	termShadow
+	termLandmarkBefore
+	termLandmarkAfter
+)
+
 // Router routes reports with the embedded registry and gazetteer. It holds no
 // mutable state besides a pool of scratch buffers, so one Router serves any
 // number of goroutines.
@@ -75,9 +84,9 @@ type Router struct {
 	terms     []string
 	places    []place // term id → gazetteer place (valid when isPlace)
 	isPlace   []bool
-	newForm   []bool // term id → is a 新业态 term
-	committee int32  // index of 自治区安委办
-	referral  int32  // index of 自治区纪委监委
+	flags     []uint8 // term id → termNewForm | termShadow | …
+	committee int32   // index of 自治区安委办
+	referral  int32   // index of 自治区纪委监委
 	m         *matcher
 	gaz       *gazetteer
 	pool      sync.Pool
@@ -142,18 +151,17 @@ func newRouter(regJSON, artJSON, gazJSON []byte) (*Router, error) {
 	}
 	for ci, cat := range signalCategories {
 		for _, rs := range f.Signals[cat] {
-			spec, _ := parseRule(rs)
-			if cat == sigNewForm {
-				for _, t := range spec.terms {
-					id := intern(t)
-					for int(id) >= len(r.newForm) {
-						r.newForm = append(r.newForm, false)
-					}
-					r.newForm[id] = true
-				}
-				continue
-			}
+			spec, _ := parseRule(rs) // validated by loadRegistry
 			addRule(spec, int32(ci), true)
+		}
+	}
+	listed := map[int32]uint8{}
+	for li, cat := range termLists {
+		for _, rs := range f.Signals[cat] {
+			spec, _ := parseRule(rs)
+			for _, t := range spec.terms {
+				listed[intern(t)] |= 1 << li
+			}
 		}
 	}
 	for name, p := range gaz.terms {
@@ -166,7 +174,10 @@ func newRouter(regJSON, artJSON, gazJSON []byte) (*Router, error) {
 		r.isPlace[id] = true
 	}
 	n := len(r.terms)
-	r.newForm = append(r.newForm, make([]bool, n-len(r.newForm))...)
+	r.flags = make([]uint8, n)
+	for id, f := range listed {
+		r.flags[id] = f
+	}
 	r.places = append(r.places, make([]place, n-len(r.places))...)
 	r.isPlace = append(r.isPlace, make([]bool, n-len(r.isPlace))...)
 	r.postings = make([][]int32, n)
@@ -174,6 +185,11 @@ func newRouter(regJSON, artJSON, gazJSON []byte) (*Router, error) {
 		for _, t := range ru.terms {
 			r.postings[t] = append(r.postings[t], int32(ri))
 		}
+	}
+	// Stronger rules first: when two duties of one department share a
+	// keyword, the stronger one takes it.
+	for _, p := range r.postings {
+		sort.SliceStable(p, func(i, j int) bool { return r.rules[p[i]].weight > r.rules[p[j]].weight })
 	}
 	if r.committee < 0 || r.referral < 0 {
 		return nil, fmt.Errorf("registry.json: 缺少 %s 或 %s", SafetyCommitteeOffice, DisciplineCommission)
