@@ -1,0 +1,115 @@
+package mongodb_test
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"whistle"
+	"whistle/internal/testenv"
+	"whistle/mongodb"
+)
+
+func TestDuplicateBands(t *testing.T) {
+	for _, backend := range testenv.Stores() {
+		t.Run(backend.Name, func(t *testing.T) {
+			db := backend.Open(t)
+			t.Run("CasesSharingBandsAreCandidatesMostSharedFirst", func(t *testing.T) { testCandidates(t, db) })
+			t.Run("FullBandTakesNoMoreCases", func(t *testing.T) { testBandCap(t, db) })
+			t.Run("DeletedFingerprintLeavesItsBands", func(t *testing.T) { testDeleteFingerprint(t, db) })
+			t.Run("IDsThatCannotBeFieldNamesAreRefused", func(t *testing.T) {
+				if err := db.PutFingerprint(context.Background(), "a.b", nil, nil, time.Now(), 10); err == nil {
+					t.Fatal("a dotted id was accepted")
+				}
+			})
+		})
+	}
+}
+
+func token(s string) []byte { return []byte(s + "-token-" + "0123456789abcdef") }
+
+func testCandidates(t *testing.T, db *mongodb.DB) {
+	ctx := context.Background()
+	salt := whistle.NewID()
+	a, b, c := whistle.NewID(), whistle.NewID(), whistle.NewID()
+	t0 := time.Now()
+	put := func(id string, at time.Time, bands ...string) {
+		var bs [][]byte
+		for _, x := range bands {
+			bs = append(bs, token(salt+x))
+		}
+		for range 2 { // idempotent
+			if err := db.PutFingerprint(ctx, id, []byte("fp-"+id), bs, at, 100); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	put(a, t0, "1", "2", "3")
+	put(b, t0.Add(time.Minute), "3", "4")
+	put(c, t0.Add(2*time.Minute), "9")
+	got, err := db.DuplicateCandidates(ctx, [][]byte{token(salt + "1"), token(salt + "2"), token(salt + "3"), token(salt + "5")}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []string{a, b}) {
+		t.Fatalf("candidates %v, want [%s %s] (a shares 3 bands, b one)", got, a, b)
+	}
+	if got, _ := db.DuplicateCandidates(ctx, [][]byte{token(salt + "1"), token(salt + "3")}, 1); !slices.Equal(got, []string{a}) {
+		t.Fatalf("limit 1: %v", got)
+	}
+	fp, err := db.CaseFingerprint(ctx, b)
+	if err != nil || string(fp) != "fp-"+b {
+		t.Fatalf("fingerprint %q, %v", fp, err)
+	}
+	if fp, err := db.CaseFingerprint(ctx, whistle.NewID()); fp != nil || err != nil {
+		t.Fatalf("unknown case fingerprint %q, %v", fp, err)
+	}
+}
+
+func testBandCap(t *testing.T, db *mongodb.DB) {
+	ctx := context.Background()
+	band := [][]byte{token(whistle.NewID())}
+	var ids []string
+	for range 4 {
+		id := whistle.NewID()
+		ids = append(ids, id)
+		if err := db.PutFingerprint(ctx, id, nil, band, time.Now(), 3); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := db.DuplicateCandidates(ctx, band, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	want := slices.Clone(ids[:3])
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("band lists %v, want the first three %v", got, want)
+	}
+}
+
+func testDeleteFingerprint(t *testing.T, db *mongodb.DB) {
+	ctx := context.Background()
+	band := [][]byte{token(whistle.NewID())}
+	a, b := whistle.NewID(), whistle.NewID()
+	for _, id := range []string{a, b} {
+		if err := db.PutFingerprint(ctx, id, []byte("x"), band, time.Now(), 10); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.DeleteFingerprint(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.DeleteFingerprint(ctx, a); err != nil {
+		t.Fatalf("second delete: %v", err)
+	}
+	got, _ := db.DuplicateCandidates(ctx, band, 10)
+	if !slices.Equal(got, []string{b}) {
+		t.Fatalf("after delete the band lists %v", got)
+	}
+	if fp, _ := db.CaseFingerprint(ctx, a); fp != nil {
+		t.Fatal("fingerprint kept after delete")
+	}
+}
