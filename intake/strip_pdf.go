@@ -201,15 +201,27 @@ func blank(b []byte) {
 }
 
 // blankJPEGMetadata zeroes, in place, the payload of every JPEG segment
-// before the first scan that stripJPEG would drop. Lengths stay, so the
-// enclosing PDF stream keeps its size; decoders skip the zeroed segments.
+// that stripJPEG would drop, and everything after the first EOI (appended
+// images carry their own EXIF). Lengths stay, so the enclosing PDF stream
+// keeps its size; decoders skip the zeroed segments and trailing bytes.
 func blankJPEGMetadata(b []byte) {
 	if len(b) < 4 || b[0] != 0xFF || b[1] != jpegSOI {
 		return
 	}
-	for i := 2; i+4 <= len(b) && b[i] == 0xFF; {
+	for i := 2; i+2 <= len(b) && b[i] == 0xFF; {
 		m := b[i+1]
-		if m == jpegSOS || m == jpegEOI {
+		switch {
+		case m == jpegEOI:
+			clear(b[i+2:])
+			return
+		case m == 0xFF: // fill byte
+			i++
+			continue
+		case m == 0x01 || (m >= 0xD0 && m <= 0xD7):
+			i += 2
+			continue
+		}
+		if i+4 > len(b) {
 			return
 		}
 		n := int(binary.BigEndian.Uint16(b[i+2:]))
@@ -220,5 +232,8 @@ func blankJPEGMetadata(b []byte) {
 			clear(b[i+4 : i+2+n])
 		}
 		i += 2 + n
+		if m == jpegSOS {
+			i = entropyEnd(b, i)
+		}
 	}
 }
