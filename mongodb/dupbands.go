@@ -47,12 +47,16 @@ func checkMember(id string) error {
 	return nil
 }
 
-// PutFingerprint records a case's fingerprint and adds the case to the list
-// of each of its bands. It is idempotent. A band already listing maxPerBand
-// cases is left as it is: a band that common no longer tells reports apart.
-func (d *DB) PutFingerprint(ctx context.Context, caseID string, fp []byte, bands [][]byte, at time.Time, maxPerBand int) error {
+// LinkFingerprint records a case's fingerprint, adds the case to the list
+// of each of its bands, and returns the other cases that share a band with
+// it — most shared bands first, then most recent; at most limit. It reads
+// each band document once and writes the memberships in one bulk request.
+// It is idempotent (a re-run finds the case already listed and skips it as
+// a candidate). A band already listing maxPerBand cases takes no more: a
+// band that common no longer tells reports apart.
+func (d *DB) LinkFingerprint(ctx context.Context, caseID string, fp []byte, bands [][]byte, at time.Time, maxPerBand, limit int) ([]string, error) {
 	if err := checkMember(caseID); err != nil {
-		return err
+		return nil, err
 	}
 	col := d.db.Collection(colDupBands)
 	hexes := make([]string, len(bands))
@@ -62,50 +66,31 @@ func (d *DB) PutFingerprint(ctx context.Context, caseID string, fp []byte, bands
 	// The fingerprint document goes first: a band entry always has one to score.
 	doc := fingerprintDoc{ID: fingerprintID(caseID), FP: fp, Bands: hexes, At: at.UTC()}
 	if _, err := col.ReplaceOne(ctx, bson.D{{Key: "_id", Value: doc.ID}}, doc, options.Replace().SetUpsert(true)); err != nil {
-		return unavailable(err)
-	}
-	for _, b := range bands {
-		cases, err := d.bandCases(ctx, b)
-		if err != nil {
-			return err
-		}
-		if _, listed := cases[caseID]; listed || len(cases) >= maxPerBand {
-			continue
-		}
-		if _, err := col.UpdateOne(ctx, bson.D{{Key: "_id", Value: bandID(b)}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "cases." + caseID, Value: at.UTC()}}}},
-			options.Update().SetUpsert(true)); err != nil {
-			return unavailable(err)
-		}
-	}
-	return nil
-}
-
-func (d *DB) bandCases(ctx context.Context, token []byte) (map[string]time.Time, error) {
-	var doc bandDoc
-	err := d.db.Collection(colDupBands).FindOne(ctx, bson.D{{Key: "_id", Value: bandID(token)}}).Decode(&doc)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, nil
-	}
-	if err != nil {
 		return nil, unavailable(err)
 	}
-	return doc.Cases, nil
-}
-
-// DuplicateCandidates returns the cases sharing at least one band with the
-// given tokens, most shared bands first, then most recent; at most limit.
-func (d *DB) DuplicateCandidates(ctx context.Context, bands [][]byte, limit int) ([]string, error) {
 	shared := map[string]int{}
 	latest := map[string]time.Time{}
+	var writes []mongo.WriteModel
 	for _, b := range bands {
 		cases, err := d.bandCases(ctx, b)
 		if err != nil {
 			return nil, err
 		}
-		for id, at := range cases {
-			shared[id]++
-			latest[id] = at
+		for id, t := range cases {
+			if id != caseID {
+				shared[id]++
+				latest[id] = t
+			}
+		}
+		if _, listed := cases[caseID]; listed || len(cases) >= maxPerBand {
+			continue
+		}
+		writes = append(writes, mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: bandID(b)}}).
+			SetUpdate(bson.D{{Key: "$set", Value: bson.D{{Key: "cases." + caseID, Value: at.UTC()}}}}).SetUpsert(true))
+	}
+	if len(writes) > 0 {
+		if _, err := col.BulkWrite(ctx, writes, options.BulkWrite().SetOrdered(false)); err != nil {
+			return nil, unavailable(err)
 		}
 	}
 	ids := make([]string, 0, len(shared))
@@ -125,6 +110,18 @@ func (d *DB) DuplicateCandidates(ctx context.Context, bands [][]byte, limit int)
 		ids = ids[:limit]
 	}
 	return ids, nil
+}
+
+func (d *DB) bandCases(ctx context.Context, token []byte) (map[string]time.Time, error) {
+	var doc bandDoc
+	err := d.db.Collection(colDupBands).FindOne(ctx, bson.D{{Key: "_id", Value: bandID(token)}}).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return doc.Cases, nil
 }
 
 // CaseFingerprint returns the fingerprint stored for a case, or nil if none.

@@ -19,7 +19,7 @@ func TestDuplicateBands(t *testing.T) {
 			t.Run("FullBandTakesNoMoreCases", func(t *testing.T) { testBandCap(t, db) })
 			t.Run("DeletedFingerprintLeavesItsBands", func(t *testing.T) { testDeleteFingerprint(t, db) })
 			t.Run("IDsThatCannotBeFieldNamesAreRefused", func(t *testing.T) {
-				if err := db.PutFingerprint(context.Background(), "a.b", nil, nil, time.Now(), 10); err == nil {
+				if _, err := db.LinkFingerprint(context.Background(), "a.b", nil, nil, time.Now(), 10, 10); err == nil {
 					t.Fatal("a dotted id was accepted")
 				}
 			})
@@ -34,29 +34,34 @@ func testCandidates(t *testing.T, db *mongodb.DB) {
 	salt := whistle.NewID()
 	a, b, c := whistle.NewID(), whistle.NewID(), whistle.NewID()
 	t0 := time.Now()
-	put := func(id string, at time.Time, bands ...string) {
+	link := func(id string, at time.Time, limit int, bands ...string) []string {
 		var bs [][]byte
 		for _, x := range bands {
 			bs = append(bs, token(salt+x))
 		}
-		for range 2 { // idempotent
-			if err := db.PutFingerprint(ctx, id, []byte("fp-"+id), bs, at, 100); err != nil {
+		var got []string
+		for range 2 { // idempotent: the second run finds the same candidates, never itself
+			var err error
+			if got, err = db.LinkFingerprint(ctx, id, []byte("fp-"+id), bs, at, 100, limit); err != nil {
 				t.Fatal(err)
 			}
 		}
+		return got
 	}
-	put(a, t0, "1", "2", "3")
-	put(b, t0.Add(time.Minute), "3", "4")
-	put(c, t0.Add(2*time.Minute), "9")
-	got, err := db.DuplicateCandidates(ctx, [][]byte{token(salt + "1"), token(salt + "2"), token(salt + "3"), token(salt + "5")}, 10)
-	if err != nil {
-		t.Fatal(err)
+	if got := link(a, t0, 10, "1", "2", "3"); len(got) != 0 {
+		t.Fatalf("first case has candidates %v", got)
 	}
-	if !slices.Equal(got, []string{a, b}) {
+	if got := link(b, t0.Add(time.Minute), 10, "3", "4"); !slices.Equal(got, []string{a}) {
+		t.Fatalf("b's candidates %v, want [a]", got)
+	}
+	link(c, t0.Add(2*time.Minute), 10, "9")
+	d := whistle.NewID()
+	if got := link(d, t0.Add(3*time.Minute), 10, "1", "2", "3", "5"); !slices.Equal(got, []string{a, b}) {
 		t.Fatalf("candidates %v, want [%s %s] (a shares 3 bands, b one)", got, a, b)
 	}
-	if got, _ := db.DuplicateCandidates(ctx, [][]byte{token(salt + "1"), token(salt + "3")}, 1); !slices.Equal(got, []string{a}) {
-		t.Fatalf("limit 1: %v", got)
+	// a and d share two bands each with the next report: the more recent, d, comes first.
+	if got := link(whistle.NewID(), t0.Add(4*time.Minute), 1, "1", "3"); !slices.Equal(got, []string{d}) {
+		t.Fatalf("limit 1: %v, want the more recent of the tied cases %s", got, d)
 	}
 	fp, err := db.CaseFingerprint(ctx, b)
 	if err != nil || string(fp) != "fp-"+b {
@@ -74,11 +79,11 @@ func testBandCap(t *testing.T, db *mongodb.DB) {
 	for range 4 {
 		id := whistle.NewID()
 		ids = append(ids, id)
-		if err := db.PutFingerprint(ctx, id, nil, band, time.Now(), 3); err != nil {
+		if _, err := db.LinkFingerprint(ctx, id, nil, band, time.Now(), 3, 10); err != nil {
 			t.Fatal(err)
 		}
 	}
-	got, err := db.DuplicateCandidates(ctx, band, 10)
+	got, err := db.LinkFingerprint(ctx, whistle.NewID(), nil, band, time.Now(), 3, 10)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +100,7 @@ func testDeleteFingerprint(t *testing.T, db *mongodb.DB) {
 	band := [][]byte{token(whistle.NewID())}
 	a, b := whistle.NewID(), whistle.NewID()
 	for _, id := range []string{a, b} {
-		if err := db.PutFingerprint(ctx, id, []byte("x"), band, time.Now(), 10); err != nil {
+		if _, err := db.LinkFingerprint(ctx, id, []byte("x"), band, time.Now(), 10, 10); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -105,7 +110,7 @@ func testDeleteFingerprint(t *testing.T, db *mongodb.DB) {
 	if err := db.DeleteFingerprint(ctx, a); err != nil {
 		t.Fatalf("second delete: %v", err)
 	}
-	got, _ := db.DuplicateCandidates(ctx, band, 10)
+	got, _ := db.LinkFingerprint(ctx, whistle.NewID(), nil, band, time.Now(), 10, 10)
 	if !slices.Equal(got, []string{b}) {
 		t.Fatalf("after delete the band lists %v", got)
 	}
