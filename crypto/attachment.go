@@ -171,10 +171,10 @@ type attachmentReader struct {
 	src       io.Reader
 	state     *streamState
 	chunkSize int
-	in        []byte // one sealed chunk plus one byte of look-ahead
-	carried   bool   // in[0] holds the look-ahead byte of the previous read
-	plain     []byte // decrypted, not yet returned
-	plainBuf  []byte
+	in        []byte // one sealed chunk plus one byte of look-ahead; decrypted in place
+	carried   bool   // carry holds the look-ahead byte of the previous read
+	carry     byte
+	plain     []byte // decrypted, not yet returned (a prefix of in)
 	done      bool
 	err       error
 }
@@ -213,7 +213,6 @@ func NewAttachmentReader(src io.Reader, dek DataKey, reportID, attachmentID stri
 		state:     state,
 		chunkSize: int(chunkSize),
 		in:        make([]byte, int(chunkSize)+chacha20poly1305.Overhead+1),
-		plainBuf:  make([]byte, 0, chunkSize),
 	}, nil
 }
 
@@ -237,6 +236,7 @@ func (r *attachmentReader) Read(p []byte) (int, error) {
 func (r *attachmentReader) nextChunk() error {
 	have := 0
 	if r.carried {
+		r.in[0] = r.carry
 		have = 1
 	}
 	n, err := io.ReadFull(r.src, r.in[have:])
@@ -256,15 +256,15 @@ func (r *attachmentReader) nextChunk() error {
 		return fmt.Errorf("%w: attachment has too many chunks", ErrMalformed)
 	}
 	r.state.next(r.done)
-	plain, openErr := r.state.aead.Open(r.plainBuf[:0], r.state.nonce[:], r.in[:total], r.state.aad)
+	r.carried = !r.done
+	if r.carried {
+		r.carry = r.in[total]
+	}
+	plain, openErr := r.state.aead.Open(r.in[:0], r.state.nonce[:], r.in[:total], r.state.aad)
 	if openErr != nil {
 		return fmt.Errorf("%w: attachment chunk %d (truncated, reordered, altered or moved)", ErrAuthentication, r.state.counter-1)
 	}
 	r.plain = plain
-	r.carried = !r.done
-	if r.carried {
-		r.in[0] = r.in[total]
-	}
 	return nil
 }
 

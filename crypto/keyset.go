@@ -472,6 +472,22 @@ func LoadKeysetFromEnv(defaultDir string) (*Keyset, error) {
 }
 
 func checkSecretPermissions(dir, path string) error {
+	if err := checkDirPermissions(dir); err != nil {
+		return err
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("%w: %s has mode %v; chmod 600 it", ErrInsecurePermissions, path, fi.Mode().Perm())
+	}
+	return nil
+}
+
+// checkDirPermissions refuses a keyset directory that others could write to:
+// they could replace the keyset with one whose keys they know.
+func checkDirPermissions(dir string) error {
 	di, err := os.Stat(dir)
 	if err != nil {
 		return err
@@ -481,13 +497,6 @@ func checkSecretPermissions(dir, path string) error {
 	}
 	if di.Mode().Perm()&0o022 != 0 && di.Mode()&fs.ModeSticky == 0 {
 		return fmt.Errorf("%w: directory %s has mode %v (others could replace the keyset); chmod 700 it", ErrInsecurePermissions, dir, di.Mode().Perm())
-	}
-	fi, err := os.Stat(path)
-	if err != nil {
-		return err
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return fmt.Errorf("%w: %s has mode %v; chmod 600 it", ErrInsecurePermissions, path, fi.Mode().Perm())
 	}
 	return nil
 }
@@ -545,6 +554,9 @@ func EnsureDevKeyset(dir string) (ks *Keyset, created bool, err error) {
 
 func createKeyset(dir string, f keysetFile, ck CustodianKey, custodianOut string) (KeysetInfo, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return KeysetInfo{}, err
+	}
+	if err := checkDirPermissions(dir); err != nil {
 		return KeysetInfo{}, err
 	}
 	unlock, err := lockKeyset(dir)

@@ -75,11 +75,19 @@ func TestInitKeysetWritesPrivateFilesAndKeepsCustodianPrivateOut(t *testing.T) {
 func TestInitKeysetRefuses(t *testing.T) {
 	dir, custodianFile := initTestKeyset(t)
 	root := t.TempDir()
+	worldWritable := filepath.Join(root, "shared")
+	if err := os.Mkdir(worldWritable, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(worldWritable, 0o777); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct{ name, dir, out string }{
 		{"existing keyset", dir, filepath.Join(root, "new.key")},
 		{"custodian key inside the keyset dir", filepath.Join(root, "k2"), filepath.Join(root, "k2", "c.key")},
 		{"no custodian file", filepath.Join(root, "k3"), ""},
 		{"overwriting a custodian file", filepath.Join(root, "k4"), custodianFile},
+		{"world-writable keyset dir", worldWritable, filepath.Join(root, "k5.key")},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if _, err := InitKeyset(tc.dir, tc.out); err == nil {
