@@ -168,3 +168,17 @@ func BenchmarkAttachmentFloor(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkStaffUnlock is one staff login at DefaultStaffKDF (Argon2id
+// 64 MiB, t=3): the cost an attacker pays per password guess, per core.
+func BenchmarkStaffUnlock(b *testing.B) {
+	sk, _, err := NewStaffKey("correct horse battery staple", DefaultStaffKDF)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := sk.Unlock("correct horse battery staple"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
