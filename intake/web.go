@@ -199,13 +199,17 @@ func (h *Handler) currentSession(c *fiber.Ctx) (session, bool) {
 }
 
 func (h *Handler) setSessionCookie(c *fiber.Ctx, value string, maxAge int) {
-	c.Cookie(&fiber.Cookie{
+	cookie := &fiber.Cookie{
 		Name: sessionCookie, Value: value, Path: sessionPath, MaxAge: maxAge,
 		HTTPOnly: true, Secure: c.Protocol() == "https", SameSite: fiber.CookieSameSiteStrictMode,
-	})
+	}
+	if maxAge == 0 {
+		cookie.Expires = time.Unix(1, 0) // in the past: the browser deletes it
+	}
+	c.Cookie(cookie)
 }
 
-func (h *Handler) clearSession(c *fiber.Ctx) { h.setSessionCookie(c, "", -1) }
+func (h *Handler) clearSession(c *fiber.Ctx) { h.setSessionCookie(c, "", 0) }
 
 var notices = map[string]string{
 	"message":  "留言已发送。",
