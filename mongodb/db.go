@@ -152,8 +152,13 @@ func (d *DB) ensureSchema(ctx context.Context) error {
 		colUsers: {{Keys: bson.D{{Key: "username", Value: 1}}, Options: options.Index().SetUnique(true)}},
 	}
 	for name, models := range indexes {
-		if _, err := d.db.Collection(name).Indexes().CreateMany(ctx, models); err != nil {
-			return fmt.Errorf("indexes on %s: %w", name, err)
+		// One index per command: FerretDB v1.24 panics (its issue #3858)
+		// when a createIndexes request repeats two or more existing indexes,
+		// which every restart on an existing store does.
+		for _, m := range models {
+			if _, err := d.db.Collection(name).Indexes().CreateOne(ctx, m); err != nil {
+				return fmt.Errorf("indexes on %s: %w", name, err)
+			}
 		}
 	}
 	if d.cfg.EmbeddedSQLiteDir != "" {
