@@ -100,9 +100,9 @@ func loadGazetteer(b []byte) (*gazetteer, error) {
 // pass, obvious variants (银川 → 银川市, 西夏 → 西夏区) are normalised, and an
 // unknown value is kept as given, since the reporter's own words beat a guess.
 func (g *gazetteer) canonical(s string, county bool) string {
-	s = strings.TrimSpace(s)
-	if s == "" {
-		return ""
+	s = strings.ToValidUTF8(strings.TrimSpace(s), "\uFFFD")
+	if s == "" || !county && g.isCity[s] || county && g.cityOf[s] != "" {
+		return s
 	}
 	if p, ok := g.terms[normalizeTerm(s)]; ok {
 		if county && p.county != "" && normalizeTerm(s) != normalizeTerm(p.city) {

@@ -8,6 +8,9 @@ import "unicode"
 // no meaning for matching (spaces and other separators), so that "电 梯" and a
 // keyword split by a line break still match.
 func foldRune(r rune) (folded rune, skip bool) {
+	if r >= 0x3400 && r <= 0x9FFF { // CJK ideographs: the common case, unchanged
+		return r, false
+	}
 	switch {
 	case r >= 0xFF01 && r <= 0xFF5E:
 		r -= 0xFEE0

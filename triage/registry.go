@@ -67,7 +67,14 @@ type registryFile struct {
 			Rules   []string `json:"rules"`
 		} `json:"duties"`
 	} `json:"departments"`
-	Signals map[string][]string `json:"signals"`
+	Signals     map[string][]string `json:"signals"`
+	Concealment struct {
+		Why     string   `json:"why"`
+		Lead    string   `json:"lead"`
+		Article int      `json:"article"`
+		Item    int      `json:"item"`
+		Keep    []string `json:"keep"`
+	} `json:"concealment"`
 }
 
 // ruleSpec is one parsed rule string: "terms=weight @context !exclusion".
@@ -224,6 +231,27 @@ func loadRegistry(regJSON []byte, arts *articleSet) (*registryFile, []Department
 	for _, name := range []string{SafetyCommitteeOffice, DisciplineCommission} {
 		if !seen[name] {
 			return nil, nil, fmt.Errorf("缺少部门 %s", name)
+		}
+	}
+	c := f.Concealment
+	if !seen[c.Lead] || c.Why == "" {
+		return nil, nil, fmt.Errorf("concealment: 牵头部门 %q 未登记或缺少理由", c.Lead)
+	}
+	for _, d := range deps {
+		if d.Name != c.Lead {
+			continue
+		}
+		found := false
+		for _, du := range d.Duties {
+			found = found || du.Document == DocRules && du.Article == c.Article && du.Item == c.Item
+		}
+		if !found {
+			return nil, nil, fmt.Errorf("concealment: %s 不是 %s 的职责条款", Citation(c.Article, c.Item), c.Lead)
+		}
+	}
+	for _, k := range c.Keep {
+		if !seen[k] {
+			return nil, nil, fmt.Errorf("concealment: 部门 %q 未登记", k)
 		}
 	}
 	for cat, rules := range f.Signals {

@@ -1,8 +1,9 @@
 package triage
 
 import (
+	"cmp"
 	"math"
-	"sort"
+	"slices"
 	"strings"
 )
 
@@ -15,6 +16,7 @@ const (
 	assistShare    = 0.4 // …and this share of the lead's score
 	primaryShare   = 0.6 // a runner-up this close makes it 谁为主谁牵头
 	namedWeight    = 5.0 // a rule this strong names the matter: no 新业态 doubt
+	strongWeight   = 4.0 // an assistant with a rule this strong names the matter too: 谁为主谁牵头
 	maxAssists     = 3
 	majorThreshold = 6.0 // signal scores deciding the kind
 	illegalMin     = 3.0
@@ -43,6 +45,7 @@ type scratch struct {
 	dutyGen   []uint32
 	deptGen   []uint32
 	occ       []occurrence
+	special   []occurrence // occurrences of shadowing and landmark words
 	punct     []int32
 	hits      []int32 // distinct terms, in order of first occurrence
 	cand      []int32 // rules whose terms, context and exclusions hold
@@ -92,7 +95,7 @@ func (sc *scratch) reset() {
 		}
 		sc.gen = 1
 	}
-	sc.occ, sc.punct, sc.hits, sc.cand, sc.fired = sc.occ[:0], sc.punct[:0], sc.hits[:0], sc.cand[:0], sc.fired[:0]
+	sc.occ, sc.special, sc.punct, sc.hits, sc.cand, sc.fired = sc.occ[:0], sc.special[:0], sc.punct[:0], sc.hits[:0], sc.cand[:0], sc.fired[:0]
 	sc.credited, sc.duties, sc.depts, sc.mentions = sc.credited[:0], sc.duties[:0], sc.depts[:0], sc.mentions[:0]
 	sc.signal = [8]float64{}
 }
@@ -157,7 +160,11 @@ func (r *Router) match(text string, sc *scratch) {
 				sc.mentions = append(sc.mentions, mention{place: r.places[t], end: pos, length: m.lengths[t]})
 			}
 			if len(sc.occ) < maxOccurrences {
-				sc.occ = append(sc.occ, occurrence{t, pos, m.lengths[t]})
+				o := occurrence{t, pos, m.lengths[t]}
+				sc.occ = append(sc.occ, o)
+				if r.flags[t]&(termShadow|termLandmarkBefore|termLandmarkAfter) != 0 {
+					sc.special = append(sc.special, o)
+				}
 			} else if sc.termGen[t] != sc.gen { // beyond the bound: a plain hit
 				sc.termGen[t], sc.subjGen[t] = sc.gen, sc.gen
 				sc.hits = append(sc.hits, t)
@@ -181,7 +188,7 @@ func (r *Router) match(text string, sc *scratch) {
 
 // shadowed: o lies inside a longer occurrence of a shadowing phrase.
 func (r *Router) shadowed(sc *scratch, o occurrence) bool {
-	for _, p := range sc.occ {
+	for _, p := range sc.special {
 		if p.length > o.length && r.flags[p.term]&termShadow != 0 && p.end-p.length <= o.end-o.length && o.end <= p.end {
 			return true
 		}
@@ -193,7 +200,7 @@ func (r *Router) shadowed(sc *scratch, o occurrence) bool {
 // followed at once by 旁边/附近…: the report names it to say where, not what.
 func (r *Router) landmark(sc *scratch, o occurrence) bool {
 	start := o.end - o.length
-	for _, p := range sc.occ {
+	for _, p := range sc.special {
 		f := r.flags[p.term]
 		if f&termLandmarkBefore != 0 && p.end <= start && start-p.end <= landmarkGap && !punctBetween(sc.punct, p.end, start) {
 			return true
@@ -233,12 +240,11 @@ func (r *Router) score(sc *scratch) {
 			sc.cand = append(sc.cand, ri)
 		}
 	}
-	sort.Slice(sc.cand, func(i, j int) bool {
-		wi, wj := r.rules[sc.cand[i]].weight, r.rules[sc.cand[j]].weight
-		if wi != wj {
-			return wi > wj
+	slices.SortFunc(sc.cand, func(a, b int32) int {
+		if c := cmp.Compare(r.rules[b].weight, r.rules[a].weight); c != 0 {
+			return c
 		}
-		return sc.cand[i] < sc.cand[j]
+		return cmp.Compare(a, b)
 	})
 	for _, ri := range sc.cand {
 		ru := &r.rules[ri]
@@ -318,11 +324,11 @@ func (r *Router) decide(rep Report, sc *scratch) Decision {
 		}
 		rank = append(rank, ranked{dep, deptScore(sc.deptTop[dep])})
 	}
-	sort.Slice(rank, func(i, j int) bool {
-		if rank[i].score != rank[j].score {
-			return rank[i].score > rank[j].score
+	slices.SortFunc(rank, func(a, b ranked) int {
+		if c := cmp.Compare(b.score, a.score); c != 0 {
+			return c
 		}
-		return rank[i].dep < rank[j].dep
+		return cmp.Compare(a.dep, b.dep)
 	})
 	dec := Decision{Kind: r.kind(sc)}
 	dec.Referral = sc.signal[sigIndex(sigReferral)] >= referralMin
@@ -357,7 +363,7 @@ func (r *Router) decide(rep Report, sc *scratch) Decision {
 		switch {
 		case lead.score < minCompetent || newForm >= 0 && r.bestRuleWeight(sc, lead.dep) < namedWeight:
 			dec.Principle = PrincipleNearest
-		case len(dec.Assist) > 0 && second >= primaryShare*lead.score:
+		case len(dec.Assist) > 0 && (second >= primaryShare*lead.score || r.bestRuleWeight(sc, rank[1].dep) >= strongWeight):
 			dec.Principle = PrinciplePrimary
 		default:
 			dec.Principle = PrincipleCompetent
@@ -365,6 +371,9 @@ func (r *Router) decide(rep Report, sc *scratch) Decision {
 		dec.Basis = r.basis(sc, lead, rank)
 		margin := (lead.score - second) / lead.score
 		dec.Confidence = math.Round(lead.score/(lead.score+4)*(0.6+0.4*margin)*100) / 100
+	}
+	if dec.Kind == KindConcealment {
+		lead = r.concealmentLead(&dec, lead, rank)
 	}
 	if dec.Referral {
 		dec.Assist = append(dec.Assist, r.deps[r.referral].Name)
@@ -374,6 +383,45 @@ func (r *Router) decide(rep Report, sc *scratch) Decision {
 		len(rank) > 2 && rank[2].score >= assistShare*lead.score && rank[2].score >= minCompetent+1)
 	dec.Explanation = r.explain(dec, sc, lead, rank, newForm, jurNote)
 	return dec
+}
+
+// concealmentLead hands a concealed accident to the department that
+// investigates accidents; the sector department it would have gone to assists.
+func (r *Router) concealmentLead(dec *Decision, lead ranked, rank []ranked) ranked {
+	if lead.dep == r.conceal.lead || lead.score >= minNearest && containsDep(r.conceal.keep, lead.dep) {
+		return lead
+	}
+	var assist []string
+	if lead.score >= minNearest {
+		assist = append(assist, dec.Lead)
+	}
+	for _, a := range dec.Assist {
+		if a != r.deps[r.conceal.lead].Name && len(assist) < maxAssists {
+			assist = append(assist, a)
+		}
+	}
+	basis := []string{r.conceal.citation}
+	for _, b := range dec.Basis {
+		if b != r.conceal.citation && !strings.HasPrefix(b, "第十条") && !strings.HasPrefix(b, "第十一条") {
+			basis = append(basis, b)
+		}
+	}
+	dec.Lead, dec.Assist, dec.Basis = r.deps[r.conceal.lead].Name, assist, basis
+	dec.Principle = PrinciplePrimary
+	if len(assist) == 0 {
+		dec.Principle = PrincipleCompetent
+	}
+	dec.Confidence = math.Max(dec.Confidence, 0.5)
+	return ranked{dep: r.conceal.lead, score: -1}
+}
+
+func containsDep(list []int32, d int32) bool {
+	for _, x := range list {
+		if x == d {
+			return true
+		}
+	}
+	return false
 }
 
 func sigIndex(cat string) int {
@@ -430,11 +478,11 @@ func (r *Router) basis(sc *scratch, lead ranked, rank []ranked) []string {
 			own = append(own, d)
 		}
 	}
-	sort.Slice(own, func(i, j int) bool {
-		if sc.dutyScore[own[i]] != sc.dutyScore[own[j]] {
-			return sc.dutyScore[own[i]] > sc.dutyScore[own[j]]
+	slices.SortFunc(own, func(a, b int32) int {
+		if c := cmp.Compare(sc.dutyScore[b], sc.dutyScore[a]); c != 0 {
+			return c
 		}
-		return own[i] < own[j]
+		return cmp.Compare(a, b)
 	})
 	if len(own) > 3 {
 		own = own[:3]
@@ -474,29 +522,31 @@ func (r *Router) matchedTerms(sc *scratch, d int32, max int) []string {
 	return out
 }
 
-func quote(terms []string) string {
-	var b strings.Builder
-	for _, t := range terms {
-		b.WriteString("“" + t + "”")
-	}
-	return b.String()
-}
-
 // explain writes the one-paragraph zh-CN account a handler reads.
 func (r *Router) explain(dec Decision, sc *scratch, lead ranked, rank []ranked, newForm int32, jurNote string) string {
 	var b strings.Builder
-	if lead.score < minNearest {
+	b.Grow(768)
+	switch {
+	case lead.score < 0: // a concealed accident, see concealmentLead
+		b.WriteString("来件反映生产安全事故瞒报、谎报，依据《实施细则》" + r.conceal.citation + "（应急管理部门负责事故调查处理），由" + dec.Lead + "牵头调查核实（" + dec.Principle + "）。")
+	case lead.score < minNearest:
 		b.WriteString("来件未对应《实施细则》第十三条至第六十九条中任何部门的职责，")
 		if newForm >= 0 {
 			b.WriteString("涉及新业态“" + r.terms[newForm] + "”，")
 		}
 		b.WriteString("按“谁靠近谁牵头”原则，依第十条(四)、第十一条由自治区安委办（设在自治区应急管理厅）明确牵头部门。")
-	} else {
+	default:
 		d := sc.deptBest[lead.dep]
 		du := r.duties[d]
 		b.WriteString("依据《实施细则》" + du.Citation + "（" + du.summary + "），")
 		if ts := r.matchedTerms(sc, d, 4); len(ts) > 0 {
-			b.WriteString("来件涉及" + quote(ts) + "，")
+			b.WriteString("来件涉及")
+			for _, t := range ts {
+				b.WriteString("“")
+				b.WriteString(t)
+				b.WriteString("”")
+			}
+			b.WriteString("，")
 		}
 		b.WriteString("由" + dec.Lead + "牵头办理（" + dec.Principle)
 		switch dec.Principle {
@@ -510,15 +560,14 @@ func (r *Router) explain(dec Decision, sc *scratch, lead ranked, rank []ranked, 
 			}
 		}
 		b.WriteString("）。")
-		n := 0
-		for _, o := range rank[1:] {
-			if n == maxAssists || !contains(dec.Assist, r.deps[o.dep].Name) {
-				continue
-			}
-			od := r.duties[sc.deptBest[o.dep]]
-			b.WriteString(r.deps[o.dep].Name + "依" + od.Citation + "（" + od.summary + "）配合。")
-			n++
+	}
+	for _, o := range rank {
+		name := r.deps[o.dep].Name
+		if name == dec.Lead || !contains(dec.Assist, name) {
+			continue
 		}
+		od := r.duties[sc.deptBest[o.dep]]
+		b.WriteString(name + "依" + od.Citation + "（" + od.summary + "）配合。")
 	}
 	b.WriteString("类型：" + dec.Kind)
 	if dec.Urgent {

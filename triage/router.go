@@ -85,8 +85,9 @@ type Router struct {
 	places    []place // term id → gazetteer place (valid when isPlace)
 	isPlace   []bool
 	flags     []uint8 // term id → termNewForm | termShadow | …
-	committee int32   // index of 自治区安委办
-	referral  int32   // index of 自治区纪委监委
+	conceal   concealment
+	committee int32 // index of 自治区安委办
+	referral  int32 // index of 自治区纪委监委
 	m         *matcher
 	gaz       *gazetteer
 	pool      sync.Pool
@@ -194,9 +195,27 @@ func newRouter(regJSON, artJSON, gazJSON []byte) (*Router, error) {
 	if r.committee < 0 || r.referral < 0 {
 		return nil, fmt.Errorf("registry.json: 缺少 %s 或 %s", SafetyCommitteeOffice, DisciplineCommission)
 	}
+	for di, d := range deps {
+		if d.Name == f.Concealment.Lead {
+			r.conceal.lead = int32(di)
+		}
+		if contains(f.Concealment.Keep, d.Name) {
+			r.conceal.keep = append(r.conceal.keep, int32(di))
+		}
+	}
+	r.conceal.citation = Citation(f.Concealment.Article, f.Concealment.Item)
 	r.m = newMatcher(r.terms)
 	r.pool.New = func() any { return r.newScratch() }
 	return r, nil
+}
+
+// concealment is who leads a concealed or misreported accident: the
+// department that investigates accidents, unless the sector's own
+// investigator (coal mines, railways) already leads.
+type concealment struct {
+	lead     int32
+	citation string
+	keep     []int32
 }
 
 // Version is the registry version, stored with every routing decision.
