@@ -153,7 +153,7 @@ func (h *Handler) apiMessage(c *fiber.Ctx) error {
 		return err
 	}
 	err := h.openByReceipt(c, body.Receipt, func(r crypto.Receipt) error {
-		if !h.sessions.allow(string(r)) {
+		if !h.sessions.allow(h.sources.key("receipt:" + string(r))) {
 			return errRateLimited
 		}
 		return h.svc.AddMessage(c.UserContext(), r, body.Text)
@@ -184,7 +184,7 @@ func (h *Handler) apiEvidence(c *fiber.Ctx) error {
 			return err
 		}
 		return h.openByReceipt(c, f.get("receipt"), func(r crypto.Receipt) error {
-			if !h.sessions.allow(string(r)) {
+			if !h.sessions.allow(h.sources.key("receipt:" + string(r))) {
 				return errRateLimited
 			}
 			return h.svc.AddEvidence(c.UserContext(), r, files)

@@ -50,7 +50,8 @@ var errUnsupportedBody = &whistle.Error{Code: whistle.EUNSUPPORTED,
 // while reading: at most maxFiles files of MaxAttachmentBytes each (file
 // parts with no file name, which browsers send for an empty file input, are
 // skipped), and maxFieldsBytes of other fields in at most maxFormFields
-// parts. Errors are *whistle.Error.
+// parts. Errors are *whistle.Error; after a file error the fields read so
+// far are returned too, so the form can be shown again with them.
 func parseForm(contentType string, body []byte, maxFiles int) (form, error) {
 	mediaType, params, err := mime.ParseMediaType(contentType)
 	if err != nil {
@@ -100,13 +101,13 @@ func parseMultipart(boundary string, body []byte, maxFiles int) (form, error) {
 			}
 			data, err := readLimited(p, MaxAttachmentBytes)
 			if err != nil {
-				return form{}, err
+				return f, err
 			}
 			if len(data) == 0 && p.FileName() == "" {
 				continue // empty file input
 			}
 			if len(f.files) == maxFiles {
-				return form{}, &whistle.Error{Code: whistle.ETOOLARGE, Field: attachmentsField,
+				return f, &whistle.Error{Code: whistle.ETOOLARGE, Field: attachmentsField,
 					Message: fmt.Sprintf("最多上传%d个文件。", maxFiles)}
 			}
 			f.files = append(f.files, upload{name: p.FileName(), data: data})

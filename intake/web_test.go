@@ -110,6 +110,14 @@ func TestReportFormFileErrors(t *testing.T) {
 	if resp.StatusCode != http.StatusUnsupportedMediaType || !strings.Contains(body, `id="attachments-error"`) {
 		t.Fatalf("%d; attachment error not at the field", resp.StatusCode)
 	}
+	files := make([]filePart, MaxAttachments+1)
+	for i := range files {
+		files[i] = filePart{"p.png", phonePNG(t)}
+	}
+	resp, body = s.do(t, multipartRequest(t, "/report", map[string]string{"text": "锅炉房漏气"}, files))
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || !strings.Contains(body, `id="attachments-error"`) || !strings.Contains(body, "锅炉房漏气</textarea>") {
+		t.Fatalf("%d; too many files must keep the text and mark the file field", resp.StatusCode)
+	}
 }
 
 // followUpSession logs in with a receipt and returns the session cookie.
