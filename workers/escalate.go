@@ -72,12 +72,13 @@ func (w *Workers) handleSLACheck(ctx context.Context, t *asynq.Task) error {
 	now := w.now()
 	due, next := sla.DueSteps(c, k, w.pol, now)
 	for _, s := range due {
-		if err := w.queue.Enqueue(ctx, queue.EscalateTask(c.ID, k.Name, k.Due, s.N, now)); err != nil {
+		if err := w.queue.Enqueue(ctx, queue.EscalateTask(c.ID, k.Name, k.Due, s.N, 0)); err != nil {
 			return err
 		}
 	}
 	if next.N != 0 {
-		return w.queue.Enqueue(ctx, queue.EscalateTask(c.ID, k.Name, k.Due, next.N, next.At))
+		// The delay is measured on the workers' clock, which tests inject.
+		return w.queue.Enqueue(ctx, queue.EscalateTask(c.ID, k.Name, k.Due, next.N, next.At.Sub(now)))
 	}
 	return nil
 }

@@ -106,6 +106,7 @@ type Policy struct {
 		Recheck              Quantity `json:"recheck"`
 	} `json:"escalation"`
 	Retention struct {
+		DailyAtHour Quantity `json:"daily_at_hour"`
 		ClosedCases Quantity `json:"closed_cases"`
 	} `json:"retention"`
 	Notify struct {
@@ -114,6 +115,11 @@ type Policy struct {
 		BackoffMax   Quantity `json:"backoff_max"`
 		SendTimeout  Quantity `json:"send_timeout"`
 	} `json:"notify"`
+	Tasks struct {
+		RetryFirst Quantity `json:"retry_first"`
+		RetryMax   Quantity `json:"retry_max"`
+		Shutdown   Quantity `json:"shutdown"`
+	} `json:"tasks"`
 	Sweep struct {
 		Interval          Quantity `json:"interval"`
 		Batch             Quantity `json:"batch"`
@@ -149,11 +155,15 @@ func (p *Policy) rules() []rule {
 		{"escalation.supervisor_after", &p.Escalation.SupervisorAfter, []Unit{WorkingDays, Days}, 0, 60},
 		{"escalation.coordination_after", &p.Escalation.CoordinationAfter, []Unit{WorkingDays, Days}, 0, 60},
 		{"escalation.recheck", &p.Escalation.Recheck, []Unit{Minutes, Hours}, 1, 24 * 60},
+		{"retention.daily_at_hour", &p.Retention.DailyAtHour, []Unit{Hours}, 0, 23},
 		{"retention.closed_cases", &p.Retention.ClosedCases, []Unit{Years, Months, Days}, 1, 100 * 366},
 		{"notify.max_attempts", &p.Notify.MaxAttempts, []Unit{Count}, 1, 100},
 		{"notify.backoff_first", &p.Notify.BackoffFirst, []Unit{Seconds, Minutes}, 1, 24 * 3600},
 		{"notify.backoff_max", &p.Notify.BackoffMax, []Unit{Seconds, Minutes, Hours}, 1, 24 * 3600},
 		{"notify.send_timeout", &p.Notify.SendTimeout, []Unit{Seconds}, 1, 300},
+		{"tasks.retry_first", &p.Tasks.RetryFirst, []Unit{Seconds}, 1, 3600},
+		{"tasks.retry_max", &p.Tasks.RetryMax, []Unit{Seconds}, 1, 24 * 3600},
+		{"tasks.shutdown", &p.Tasks.Shutdown, []Unit{Seconds}, 1, 10},
 		{"sweep.interval", &p.Sweep.Interval, []Unit{Minutes}, 1, 60},
 		{"sweep.batch", &p.Sweep.Batch, []Unit{Count}, 1, 1_000_000},
 		{"sweep.orphan_marker_grace", &p.Sweep.OrphanMarkerGrace, []Unit{Minutes, Hours}, 1, 7 * 24 * 60},
@@ -202,6 +212,9 @@ func (p *Policy) validate() error {
 	}
 	if p.Notify.BackoffMax.Duration() < p.Notify.BackoffFirst.Duration() {
 		errs = append(errs, errors.New("notify.backoff_max is shorter than notify.backoff_first"))
+	}
+	if p.Tasks.RetryMax.Duration() < p.Tasks.RetryFirst.Duration() {
+		errs = append(errs, errors.New("tasks.retry_max is shorter than tasks.retry_first"))
 	}
 	return errors.Join(errs...)
 }

@@ -257,16 +257,16 @@ func Steps(c *whistle.Case, k whistle.Clock, p *policy.Policy) []Step {
 }
 
 // DueSteps returns the steps of clock k that are due at now and not yet
-// taken (k.Escalated counts the steps taken), and the time of the next
-// step still to come (zero if none).
-func DueSteps(c *whistle.Case, k whistle.Clock, p *policy.Policy, now time.Time) (due []Step, next time.Time) {
+// taken (k.Escalated counts the steps taken), and the next step still to
+// come (N == 0 if none).
+func DueSteps(c *whistle.Case, k whistle.Clock, p *policy.Policy, now time.Time) (due []Step, next Step) {
 	for _, s := range Steps(c, k, p) {
 		switch {
 		case s.N <= k.Escalated:
 		case !s.At.After(now):
 			due = append(due, s)
-		case next.IsZero():
-			next = s.At
+		case next.N == 0:
+			next = s
 		}
 	}
 	return due, next

@@ -259,8 +259,8 @@ func TestEscalationSteps(t *testing.T) {
 					t.Fatalf("steps %v, want %v", got, tt.wantSteps)
 				}
 			}
-			if (tt.wantNext == "" && !next.IsZero()) || (tt.wantNext != "" && !next.Equal(cst(tt.wantNext))) {
-				t.Fatalf("next step at %v, want %q", next, tt.wantNext)
+			if (tt.wantNext == "" && next.N != 0) || (tt.wantNext != "" && !next.At.Equal(cst(tt.wantNext))) {
+				t.Fatalf("next step %+v, want at %q", next, tt.wantNext)
 			}
 		})
 	}
