@@ -119,10 +119,10 @@ func (h *harness) start(d workers.Deps) *workers.Workers {
 // Report texts: a building-site crane (住房城乡建设) and a paraphrase of it,
 // and blocked fire exits in a mall (消防救援).
 const (
-	craneReport      = "银川市金凤区某小区工地的塔吊司机没有操作证，塔吊安全装置失灵还在吊装钢筋，工人就在下面干活，随时可能出事。"
-	cranePara        = "金凤区那个小区工地上塔吊安全装置坏了，开塔吊的人也没有证，照样吊钢筋，下面工人很多，太危险了。"
-	fireExitReport   = "石嘴山市大武口区某商场安全出口被货物堵死，消防通道上锁，疏散指示灯不亮。"
-	officialsReport  = "吴忠市利通区某化工厂储罐区违规动火，安监站的人收了老板的钱，每次检查前都通风报信。"
+	craneReport     = "银川市金凤区某小区工地的塔吊司机没有操作证，塔吊安全装置失灵还在吊装钢筋，工人就在下面干活，随时可能出事。"
+	cranePara       = "金凤区那个小区工地上塔吊安全装置坏了，开塔吊的人也没有证，照样吊钢筋，下面工人很多，太危险了。"
+	fireExitReport  = "石嘴山市大武口区某商场安全出口被货物堵死，消防通道上锁，疏散指示灯不亮。"
+	officialsReport = "吴忠市利通区某化工厂储罐区违规动火，安监站的人收了老板的钱，每次检查前都通风报信。"
 )
 
 func (h *harness) submit(text, city string, urgent bool) string {
