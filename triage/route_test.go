@@ -90,18 +90,21 @@ func TestPublicSamplesRouteToAcceptedLead(t *testing.T) {
 }
 
 // TestOwnReportsRouteToAcceptedLead runs the hand-written hotline- and
-// web-style reports of testdata/own_reports.jsonl, written from the article
-// texts for every department (typos, colloquial speech, 新业态 included).
+// web-style reports of testdata/own_reports*.jsonl, written from the article
+// texts for every department (typos, colloquial speech, 新业态 included); the
+// second file was written after the rules, in deliberately different words.
 func TestOwnReportsRouteToAcceptedLead(t *testing.T) {
 	r := testRouter(t)
-	cases := readLabelled(t, "testdata/own_reports.jsonl")
-	ok, misses := accuracy(t, r, cases)
-	for _, m := range misses {
-		t.Log(m)
-	}
-	t.Logf("own reports: %d/%d leads accepted", ok, len(cases))
-	if float64(ok) < 0.95*float64(len(cases)) {
-		t.Errorf("own reports: %d/%d below the 95 %% bar", ok, len(cases))
+	for _, path := range []string{"testdata/own_reports.jsonl", "testdata/own_reports2.jsonl", "testdata/own_reports3.jsonl"} {
+		cases := readLabelled(t, path)
+		ok, misses := accuracy(t, r, cases)
+		for _, m := range misses {
+			t.Log(m)
+		}
+		t.Logf("%s: %d/%d leads accepted", path, ok, len(cases))
+		if float64(ok) < 0.95*float64(len(cases)) {
+			t.Errorf("%s: %d/%d below the 95 %% bar", path, ok, len(cases))
+		}
 	}
 }
 
@@ -110,7 +113,7 @@ func TestOwnReportsRouteToAcceptedLead(t *testing.T) {
 // The engine is never tuned on it. The bar is 95 %; the test fails
 // below independentFloor, the accuracy last measured, so that a change which
 // loses generalisation is caught.
-const independentFloor = 0.89
+const independentFloor = 0.91
 
 func TestIndependentEvalSet(t *testing.T) {
 	r := testRouter(t)
