@@ -67,7 +67,11 @@ type registryFile struct {
 			Rules   []string `json:"rules"`
 		} `json:"duties"`
 	} `json:"departments"`
-	Signals     map[string][]string `json:"signals"`
+	Signals      map[string][]string `json:"signals"`
+	MajorDomains struct {
+		Why         string   `json:"why"`
+		Departments []string `json:"departments"`
+	} `json:"major_domains"`
 	Concealment struct {
 		Why     string   `json:"why"`
 		Lead    string   `json:"lead"`
@@ -252,6 +256,14 @@ func loadRegistry(regJSON []byte, arts *articleSet) (*registryFile, []Department
 	for _, k := range c.Keep {
 		if !seen[k] {
 			return nil, nil, fmt.Errorf("concealment: 部门 %q 未登记", k)
+		}
+	}
+	if f.MajorDomains.Why == "" || len(f.MajorDomains.Departments) == 0 {
+		return nil, nil, fmt.Errorf("major_domains: 缺少部门或理由")
+	}
+	for _, k := range f.MajorDomains.Departments {
+		if !seen[k] {
+			return nil, nil, fmt.Errorf("major_domains: 部门 %q 未登记", k)
 		}
 	}
 	for cat, rules := range f.Signals {

@@ -18,11 +18,14 @@ const (
 	namedWeight    = 5.0 // a rule this strong names the matter: no 新业态 doubt
 	strongWeight   = 4.0 // an assistant with a rule this strong names the matter too: 谁为主谁牵头
 	maxAssists     = 3
-	majorThreshold = 6.0 // signal scores deciding the kind
-	illegalMin     = 3.0
-	concealMin     = 4.0
-	referralMin    = 3.0
-	escalateMin    = 3.0
+	majorThreshold = 5.0 // signal scores deciding the kind
+	// in sectors with national major-hazard criteria (registry major_domains)
+	// a lower score makes a hazard major
+	majorDomainThreshold = 2.0
+	illegalMin           = 3.0
+	concealMin           = 4.0
+	referralMin          = 3.0
+	escalateMin          = 3.0
 )
 
 // Limits that keep the work per report bounded whatever its length.
@@ -330,7 +333,12 @@ func (r *Router) decide(rep Report, sc *scratch) Decision {
 		}
 		return cmp.Compare(a.dep, b.dep)
 	})
-	dec := Decision{Kind: r.kind(sc)}
+	dec := Decision{}
+	if len(rank) > 0 {
+		dec.Kind = r.kind(sc, rank[0].dep)
+	} else {
+		dec.Kind = r.kind(sc, -1)
+	}
 	dec.Referral = sc.signal[sigIndex(sigReferral)] >= referralMin
 	jur, jurNote := r.gaz.resolve(rep.City, rep.County, sc.mentions)
 	dec.Jurisdiction = jur
@@ -434,11 +442,15 @@ func sigIndex(cat string) int {
 }
 
 // kind: a concealed accident first, then a major hazard, then an illegal act.
-func (r *Router) kind(sc *scratch) string {
+func (r *Router) kind(sc *scratch, lead int32) string {
+	major := majorThreshold
+	if containsDep(r.majorDom, lead) {
+		major = majorDomainThreshold
+	}
 	switch {
 	case sc.signal[sigIndex(sigConcealment)] >= concealMin:
 		return KindConcealment
-	case sc.signal[sigIndex(sigMajor)] >= majorThreshold:
+	case sc.signal[sigIndex(sigMajor)] >= major:
 		return KindMajorHazard
 	case sc.signal[sigIndex(sigIllegal)] >= illegalMin || sc.signal[sigIndex(sigReferral)] >= referralMin:
 		return KindIllegal
@@ -447,14 +459,15 @@ func (r *Router) kind(sc *scratch) string {
 	}
 }
 
-// newFormTerm returns the first 新业态 term of the text, or -1.
+// newFormTerm returns the longest 新业态 term of the text (换电柜 over 换电), or -1.
 func (r *Router) newFormTerm(sc *scratch) int32 {
+	best := int32(-1)
 	for _, t := range sc.hits {
-		if r.flags[t]&termNewForm != 0 {
-			return t
+		if r.flags[t]&termNewForm != 0 && (best < 0 || r.m.lengths[t] > r.m.lengths[best]) {
+			best = t
 		}
 	}
-	return -1
+	return best
 }
 
 // bestRuleWeight is the weight of the strongest rule of dep that fired.

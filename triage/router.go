@@ -86,8 +86,9 @@ type Router struct {
 	isPlace   []bool
 	flags     []uint8 // term id → termNewForm | termShadow | …
 	conceal   concealment
-	committee int32 // index of 自治区安委办
-	referral  int32 // index of 自治区纪委监委
+	majorDom  []int32 // departments whose sectors have national major-hazard criteria
+	committee int32   // index of 自治区安委办
+	referral  int32   // index of 自治区纪委监委
 	m         *matcher
 	gaz       *gazetteer
 	pool      sync.Pool
@@ -198,6 +199,9 @@ func newRouter(regJSON, artJSON, gazJSON []byte) (*Router, error) {
 	for di, d := range deps {
 		if d.Name == f.Concealment.Lead {
 			r.conceal.lead = int32(di)
+		}
+		if contains(f.MajorDomains.Departments, d.Name) {
+			r.majorDom = append(r.majorDom, int32(di))
 		}
 		if contains(f.Concealment.Keep, d.Name) {
 			r.conceal.keep = append(r.conceal.keep, int32(di))
