@@ -70,7 +70,7 @@ func (d *DB) LinkFingerprint(ctx context.Context, caseID string, fp []byte, band
 	}
 	shared := map[string]int{}
 	latest := map[string]time.Time{}
-	var writes []mongo.WriteModel
+	var writes []*mongo.UpdateOneModel
 	for _, b := range bands {
 		cases, err := d.bandCases(ctx, b)
 		if err != nil {
@@ -88,10 +88,8 @@ func (d *DB) LinkFingerprint(ctx context.Context, caseID string, fp []byte, band
 		writes = append(writes, mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: bandID(b)}}).
 			SetUpdate(bson.D{{Key: "$set", Value: bson.D{{Key: "cases." + caseID, Value: at.UTC()}}}}).SetUpsert(true))
 	}
-	if len(writes) > 0 {
-		if _, err := col.BulkWrite(ctx, writes, options.BulkWrite().SetOrdered(false)); err != nil {
-			return nil, unavailable(err)
-		}
+	if err := d.writeBands(ctx, writes); err != nil {
+		return nil, err
 	}
 	ids := make([]string, 0, len(shared))
 	for id := range shared {
@@ -110,6 +108,39 @@ func (d *DB) LinkFingerprint(ctx context.Context, caseID string, fp []byte, band
 		ids = ids[:limit]
 	}
 	return ids, nil
+}
+
+// writeBands changes band memberships. On MongoDB they go in one unordered bulk
+// request. FerretDB applies each update as read-modify-write, so two
+// reports adding themselves to one band at once could lose one; in
+// single-process mode each band update runs under that band's lock.
+func (d *DB) writeBands(ctx context.Context, writes []*mongo.UpdateOneModel) error {
+	col := d.db.Collection(colDupBands)
+	if d.locks == nil {
+		if len(writes) == 0 {
+			return nil
+		}
+		models := make([]mongo.WriteModel, len(writes))
+		for i, w := range writes {
+			models[i] = w
+		}
+		_, err := col.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+		return unavailable(err)
+	}
+	for _, w := range writes {
+		id := w.Filter.(bson.D)[0].Value.(string)
+		opts := options.Update()
+		if w.Upsert != nil {
+			opts.SetUpsert(*w.Upsert)
+		}
+		unlock := d.locks.lock(colDupBands + "|" + id)
+		_, err := col.UpdateOne(ctx, w.Filter, w.Update, opts)
+		unlock()
+		if err != nil {
+			return unavailable(err)
+		}
+	}
+	return nil
 }
 
 func (d *DB) bandCases(ctx context.Context, token []byte) (map[string]time.Time, error) {
@@ -152,11 +183,13 @@ func (d *DB) DeleteFingerprint(ctx context.Context, caseID string) error {
 	if err != nil {
 		return unavailable(err)
 	}
+	var unsets []*mongo.UpdateOneModel
 	for _, h := range doc.Bands {
-		if _, err := col.UpdateOne(ctx, bson.D{{Key: "_id", Value: "band|" + h}},
-			bson.D{{Key: "$unset", Value: bson.D{{Key: "cases." + caseID, Value: ""}}}}); err != nil {
-			return unavailable(err)
-		}
+		unsets = append(unsets, mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: "band|" + h}}).
+			SetUpdate(bson.D{{Key: "$unset", Value: bson.D{{Key: "cases." + caseID, Value: ""}}}}))
+	}
+	if err := d.writeBands(ctx, unsets); err != nil {
+		return err
 	}
 	_, err = col.DeleteOne(ctx, bson.D{{Key: "_id", Value: doc.ID}})
 	return unavailable(err)
