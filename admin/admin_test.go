@@ -1,6 +1,7 @@
 package admin_test
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -201,6 +202,23 @@ func TestCSRF(t *testing.T) {
 				r := b.do(http.MethodPost, "/probe", tc.form, tc.header)
 				if r.status != tc.want {
 					t.Fatalf("status %d, want %d (%q)", r.status, tc.want, r.body)
+				}
+			})
+		}
+		multipartCases := []struct {
+			name   string
+			fields [][2]string
+			want   int
+		}{
+			{"MultipartTokenBeforeTheFileIsAccepted", [][2]string{{"csrf", token}, {"text", "x"}}, http.StatusOK},
+			{"MultipartWithoutTokenIsRefused", [][2]string{{"text", "x"}}, http.StatusForbidden},
+			{"MultipartWrongTokenIsRefused", [][2]string{{"csrf", otherToken}}, http.StatusForbidden},
+		}
+		for _, tc := range multipartCases {
+			t.Run(tc.name, func(t *testing.T) {
+				ct, body := multipartBody(t, tc.fields, "attachments", bytes.Repeat([]byte{0x52}, 512<<10))
+				if r := b.send(http.MethodPost, "/probe", ct, body, nil); r.status != tc.want {
+					t.Fatalf("status %d, want %d", r.status, tc.want)
 				}
 			})
 		}

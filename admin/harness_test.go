@@ -1,11 +1,13 @@
 package admin_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -125,13 +127,38 @@ type response struct {
 
 func (b *browser) do(method, path string, form url.Values, header map[string]string) response {
 	b.s.t.Helper()
-	var body io.Reader
-	if form != nil {
-		body = strings.NewReader(form.Encode())
+	if form == nil {
+		return b.send(method, path, "", nil, header)
 	}
+	return b.send(method, path, "application/x-www-form-urlencoded", strings.NewReader(form.Encode()), header)
+}
+
+// multipart builds a multipart/form-data body with the fields in order and
+// then one file part.
+func multipartBody(t *testing.T, fields [][2]string, fileField string, file []byte) (contentType string, body *bytes.Buffer) {
+	body = &bytes.Buffer{}
+	w := multipart.NewWriter(body)
+	for _, f := range fields {
+		if err := w.WriteField(f[0], f[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fw, err := w.CreateFormFile(fileField, "recording.wav")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fw.Write(file)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return w.FormDataContentType(), body
+}
+
+func (b *browser) send(method, path, contentType string, body io.Reader, header map[string]string) response {
+	b.s.t.Helper()
 	req := httptest.NewRequest(method, path, body)
-	if form != nil {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	for k, v := range header {
 		req.Header.Set(k, v)

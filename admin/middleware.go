@@ -1,8 +1,12 @@
 package admin
 
 import (
+	"bytes"
 	"crypto/subtle"
 	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
 	"net/url"
 	"slices"
 	"strings"
@@ -72,9 +76,41 @@ func isAPI(c *fiber.Ctx) bool { return strings.HasPrefix(c.Path(), "/api/") }
 func validCSRF(c *fiber.Ctx, want string) bool {
 	got := c.Get(CSRFHeader)
 	if got == "" {
-		got = c.FormValue(CSRFField)
+		got = formToken(c)
 	}
 	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(want)) == 1
+}
+
+// maxTokenParts bounds how many multipart parts are skipped looking for the
+// token; forms put it first.
+const maxTokenParts = 100
+
+// formToken reads CSRFField from the body. Multipart bodies are scanned
+// from memory with mime/multipart: Fiber's own multipart parsing would spill
+// large file parts (a call recording, evidence) to temporary files, and
+// plaintext uploads must never reach the disk.
+func formToken(c *fiber.Ctx) string {
+	mt, params, err := mime.ParseMediaType(string(c.Request().Header.ContentType()))
+	if err != nil {
+		return ""
+	}
+	switch mt {
+	case fiber.MIMEApplicationForm:
+		return string(c.Request().PostArgs().Peek(CSRFField))
+	case fiber.MIMEMultipartForm:
+		mr := multipart.NewReader(bytes.NewReader(c.Body()), params["boundary"])
+		for range maxTokenParts {
+			p, err := mr.NextPart()
+			if err != nil {
+				return ""
+			}
+			if p.FormName() == CSRFField && p.FileName() == "" {
+				b, _ := io.ReadAll(io.LimitReader(p, 256))
+				return string(b)
+			}
+		}
+	}
+	return ""
 }
 
 // Current returns the member signed in for this request; ok is false outside
