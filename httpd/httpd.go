@@ -35,6 +35,12 @@ type Options struct {
 	Checks map[string]Check
 	// BodyLimit caps any request body in bytes before it is parsed.
 	BodyLimit int
+	// TrustedProxies lists the reverse proxies (IPs or CIDRs) whose
+	// ProxyHeader is believed for the client address. The address only ever
+	// feeds in-memory rate limits; without trusted proxies every client
+	// behind one proxy would share one limit.
+	TrustedProxies []string
+	ProxyHeader    string
 }
 
 // ContentSecurityPolicy forbids every third-party and inline resource: pages
@@ -48,19 +54,29 @@ func New(o Options) *fiber.App {
 		o.Logger = slog.Default()
 	}
 	app := fiber.New(fiber.Config{
-		AppName:               "whistle",
-		DisableStartupMessage: true,
-		BodyLimit:             o.BodyLimit,
-		ReadTimeout:           60 * time.Second,
-		WriteTimeout:          60 * time.Second,
-		IdleTimeout:           120 * time.Second,
-		ErrorHandler:          errorHandler(o.Logger),
+		AppName:                 "whistle",
+		DisableStartupMessage:   true,
+		BodyLimit:               o.BodyLimit,
+		ReadTimeout:             60 * time.Second,
+		WriteTimeout:            60 * time.Second,
+		IdleTimeout:             120 * time.Second,
+		ErrorHandler:            errorHandler(o.Logger),
+		EnableTrustedProxyCheck: len(o.TrustedProxies) > 0,
+		TrustedProxies:          o.TrustedProxies,
+		ProxyHeader:             proxyHeader(o),
 	})
 	app.Use(recoverer(o.Logger), observe(o.Logger), securityHeaders)
 	app.Get("/healthz", func(c *fiber.Ctx) error { return c.JSON(fiber.Map{"status": "ok"}) })
 	app.Get("/readyz", readyz(o.Checks))
 	app.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{})))
 	return app
+}
+
+func proxyHeader(o Options) string {
+	if len(o.TrustedProxies) == 0 {
+		return "" // the socket address, whatever headers say
+	}
+	return o.ProxyHeader
 }
 
 func securityHeaders(c *fiber.Ctx) error {

@@ -4,9 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
+	"whistle/intake"
 	"whistle/queue"
 )
 
@@ -22,6 +24,10 @@ var envVars = []envVar{
 	{"WHISTLE_LOG_LEVEL", "info", "debug, info, warn or error (JSON logs on stderr)"},
 	{"WHISTLE_TLS", "false", "true when HTTPS terminates in front of Whistle: cookies get the Secure flag"},
 	{"WHISTLE_SHUTDOWN_TIMEOUT", "12s", "time to finish in-flight requests and tasks on SIGTERM"},
+	{"WHISTLE_SUBMIT_LIMIT", "20/30s", "reports per source: burst/refill interval (memory only; a source is a salted hash of the address)"},
+	{"WHISTLE_RECEIPT_LIMIT", "10/1m", "receipt-code entries per source: burst/refill interval"},
+	{"WHISTLE_TRUSTED_PROXIES", "", "comma-separated proxy IPs/CIDRs whose forwarded-address header is believed (for rate limits only; never logged)"},
+	{"WHISTLE_PROXY_HEADER", "X-Forwarded-For", "header carrying the client address from a trusted proxy"},
 	{"WHISTLE_KEYS_DIR", "", "key set directory (mode 0700, files 0600); default <data dir>/keys with the embedded store"},
 	{"WHISTLE_KEYSET", "", "key set file content instead of WHISTLE_KEYS_DIR (e.g. from a secret manager)"},
 	{"MONGO_URI", "", "MongoDB URI; unset = embedded FerretDB on SQLite under the data dir"},
@@ -45,6 +51,10 @@ type Config struct {
 	MongoURI        string
 	MongoDB         string
 	Redis           queue.Config
+	SubmitLimit     intake.Rate
+	ReceiptLimit    intake.Rate
+	TrustedProxies  []string
+	ProxyHeader     string
 }
 
 // EmbeddedStore reports whether the process runs FerretDB itself.
@@ -114,5 +124,28 @@ func loadConfig(getenv func(string) string) (Config, error) {
 	if c.Addr == "" {
 		errs = append(errs, errors.New("WHISTLE_ADDR: empty"))
 	}
+	for _, l := range []struct {
+		name string
+		dst  *intake.Rate
+	}{{"WHISTLE_SUBMIT_LIMIT", &c.SubmitLimit}, {"WHISTLE_RECEIPT_LIMIT", &c.ReceiptLimit}} {
+		r, err := parseRate(get(l.name))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", l.name, err))
+		}
+		*l.dst = r
+	}
+	c.TrustedProxies = queue.ParseAddrs(get("WHISTLE_TRUSTED_PROXIES"))
+	c.ProxyHeader = get("WHISTLE_PROXY_HEADER")
 	return c, errors.Join(errs...)
+}
+
+// parseRate reads "burst/interval", e.g. "20/30s".
+func parseRate(s string) (intake.Rate, error) {
+	burst, every, ok := strings.Cut(s, "/")
+	n, err := strconv.Atoi(burst)
+	d, derr := time.ParseDuration(every)
+	if !ok || err != nil || derr != nil || n < 1 || d <= 0 {
+		return intake.Rate{}, fmt.Errorf("%q is not burst/interval such as 20/30s", s)
+	}
+	return intake.Rate{Burst: n, Every: d}, nil
 }

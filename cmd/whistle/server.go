@@ -12,11 +12,16 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"whistle"
+	"whistle/admin"
 	"whistle/crypto"
 	"whistle/embedded"
 	"whistle/httpd"
+	"whistle/intake"
 	"whistle/mongodb"
 	"whistle/queue"
+	"whistle/triage"
+	"whistle/workers"
 )
 
 func init() {
@@ -63,19 +68,53 @@ func runServer(ctx context.Context, env Env, serveHTTP, work bool) error {
 	}
 	defer b.close()
 
+	router, err := triage.New()
+	if err != nil {
+		return fmt.Errorf("routing table: %w", err)
+	}
+	var pool *workers.Workers
+	if work {
+		pool, err = workers.New(workers.Deps{Store: b.store, Queue: b.queue, Redis: b.redis, Keys: b.keys,
+			Router: router, Logger: log})
+		if err != nil {
+			return err
+		}
+	}
+
 	var app *fiber.App
 	listenErr := make(chan error, 1)
 	if serveHTTP {
-		app = httpd.New(httpd.Options{Logger: log, BodyLimit: maxBody, Checks: map[string]httpd.Check{
-			"store": b.store.Ping,
-			"queue": b.queue.Ping,
-		}})
+		app = httpd.New(httpd.Options{Logger: log, BodyLimit: maxBody,
+			TrustedProxies: cfg.TrustedProxies, ProxyHeader: cfg.ProxyHeader, Checks: map[string]httpd.Check{
+				"store": b.store.Ping,
+				"queue": b.queue.Ping,
+			}})
+		staff, err := admin.New(admin.Deps{Store: b.store, Logger: log, TLS: cfg.TLS})
+		if err != nil {
+			return err
+		}
+		staff.Register(app) // first: RequireRole finds the console through it
+		reporters, err := intake.New(intake.Deps{Store: b.store, Queue: b.queue, Keys: b.keys, Logger: log,
+			Limits: intake.Limits{Submit: cfg.SubmitLimit, Receipt: cfg.ReceiptLimit}})
+		if err != nil {
+			return err
+		}
+		reporters.Register(app)
+		if pool != nil {
+			pool.MountMonitor(app, admin.RequireRole(whistle.RoleAdmin))
+		}
 		ln, err := net.Listen("tcp", cfg.Addr)
 		if err != nil {
 			return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 		}
 		log.Info("http listening", "addr", ln.Addr().String())
 		go func() { listenErr <- app.Listener(ln) }()
+	}
+	if pool != nil {
+		if err := pool.Start(); err != nil {
+			return err
+		}
+		log.Info("workers started", "queues", queue.Priorities)
 	}
 
 	select {
@@ -91,6 +130,10 @@ func runServer(ctx context.Context, env Env, serveHTTP, work bool) error {
 			log.Warn("http shutdown", "err", err)
 		}
 	}
+	if pool != nil {
+		pool.Shutdown() // finishes in-flight tasks, bounded by the policy (≤ 10 s)
+	}
+	log.Info("stopped")
 	return nil
 }
 
