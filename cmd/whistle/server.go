@@ -100,6 +100,11 @@ func runServer(ctx context.Context, env Env, serveHTTP, work bool) error {
 			return err
 		}
 		reporters.Register(app)
+		hotline, err := intake.NewHotline(reporters.Service(), intake.HotlineOptions{})
+		if err != nil {
+			return err
+		}
+		hotline.Register(app)
 		if pool != nil {
 			pool.MountMonitor(app, admin.RequireRole(whistle.RoleAdmin))
 		}
