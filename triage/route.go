@@ -539,19 +539,24 @@ func (r *Router) matchedTerms(sc *scratch, d int32, max int) []string {
 func (r *Router) explain(dec Decision, sc *scratch, lead ranked, rank []ranked, newForm int32, jurNote string) string {
 	var b strings.Builder
 	b.Grow(768)
+	w := func(parts ...string) { // several pieces without temporary strings
+		for _, p := range parts {
+			b.WriteString(p)
+		}
+	}
 	switch {
 	case lead.score < 0: // a concealed accident, see concealmentLead
-		b.WriteString("来件反映生产安全事故瞒报、谎报，依据《实施细则》" + r.conceal.citation + "（应急管理部门负责事故调查处理），由" + dec.Lead + "牵头调查核实（" + dec.Principle + "）。")
+		w("来件反映生产安全事故瞒报、谎报，依据《实施细则》", r.conceal.citation, "（应急管理部门负责事故调查处理），由", dec.Lead, "牵头调查核实（", dec.Principle, "）。")
 	case lead.score < minNearest:
 		b.WriteString("来件未对应《实施细则》第十三条至第六十九条中任何部门的职责，")
 		if newForm >= 0 {
-			b.WriteString("涉及新业态“" + r.terms[newForm] + "”，")
+			w("涉及新业态“", r.terms[newForm], "”，")
 		}
 		b.WriteString("按“谁靠近谁牵头”原则，依第十条(四)、第十一条由自治区安委办（设在自治区应急管理厅）明确牵头部门。")
 	default:
 		d := sc.deptBest[lead.dep]
 		du := r.duties[d]
-		b.WriteString("依据《实施细则》" + du.Citation + "（" + du.summary + "），")
+		w("依据《实施细则》", du.Citation, "（", du.summary, "），")
 		if ts := r.matchedTerms(sc, d, 4); len(ts) > 0 {
 			b.WriteString("来件涉及")
 			for _, t := range ts {
@@ -561,13 +566,13 @@ func (r *Router) explain(dec Decision, sc *scratch, lead ranked, rank []ranked, 
 			}
 			b.WriteString("，")
 		}
-		b.WriteString("由" + dec.Lead + "牵头办理（" + dec.Principle)
+		w("由", dec.Lead, "牵头办理（", dec.Principle)
 		switch dec.Principle {
 		case PrinciplePrimary:
 			b.WriteString("：多个部门职责涉及此事，该部门的职责与所反映问题最直接")
 		case PrincipleNearest:
 			if newForm >= 0 {
-				b.WriteString("：涉及新业态“" + r.terms[newForm] + "”，条文未直接列明，由职责最相近的部门牵头")
+				w("：涉及新业态“", r.terms[newForm], "”，条文未直接列明，由职责最相近的部门牵头")
 			} else {
 				b.WriteString("：条文未直接列明，由职责最相近的部门牵头")
 			}
@@ -580,9 +585,9 @@ func (r *Router) explain(dec Decision, sc *scratch, lead ranked, rank []ranked, 
 			continue
 		}
 		od := r.duties[sc.deptBest[o.dep]]
-		b.WriteString(name + "依" + od.Citation + "（" + od.summary + "）配合。")
+		w(name, "依", od.Citation, "（", od.summary, "）配合。")
 	}
-	b.WriteString("类型：" + dec.Kind)
+	w("类型：", dec.Kind)
 	if dec.Urgent {
 		b.WriteString("，存在紧迫危险，应立即处置")
 	}
@@ -596,9 +601,9 @@ func (r *Router) explain(dec Decision, sc *scratch, lead ranked, rank []ranked, 
 	b.WriteString("属地：")
 	switch {
 	case dec.Jurisdiction.City != "" || dec.Jurisdiction.County != "":
-		b.WriteString(dec.Jurisdiction.City + dec.Jurisdiction.County + "（" + jurNote + "）。")
+		w(dec.Jurisdiction.City, dec.Jurisdiction.County, "（", jurNote, "）。")
 	default:
-		b.WriteString(jurNote + "。")
+		w(jurNote, "。")
 	}
 	return b.String()
 }

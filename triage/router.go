@@ -33,17 +33,17 @@ type Report struct {
 // Decision is the routing of one report, with everything an auditor needs to
 // see why: the principle, the cited items and a zh-CN explanation.
 type Decision struct {
-	Lead         string
-	Assist       []string
-	Principle    string
-	Basis        []string // citations of the lead's items first, then the assistants'
-	Kind         string
-	Urgent       bool
-	Referral     bool // copy to 自治区纪委监委 (officials accused: 收钱不查、通风报信、人情执法…)
-	Escalate     bool // 提级督办: a major hazard spanning jurisdictions or industries
-	Jurisdiction Jurisdiction
-	Confidence   float64
-	Explanation  string
+	Lead         string       `json:"lead"`
+	Assist       []string     `json:"assist"`
+	Principle    string       `json:"principle"`
+	Basis        []string     `json:"basis"` // citations of the lead's items first, then the assistants'
+	Kind         string       `json:"kind"`
+	Urgent       bool         `json:"urgent"`
+	Referral     bool         `json:"referral"` // copy to 自治区纪委监委 (officials accused: 收钱不查、通风报信、人情执法…)
+	Escalate     bool         `json:"escalate"` // 提级督办: a major hazard spanning jurisdictions or industries
+	Jurisdiction Jurisdiction `json:"jurisdiction"`
+	Confidence   float64      `json:"confidence"`
+	Explanation  string       `json:"explanation"`
 }
 
 // rule is a compiled registry or signal rule.

@@ -1,0 +1,49 @@
+// Package triage routes Chinese safety-hazard reports to the department that
+// leads their handling, as the Ningxia 实施细则 (宁党办〔2023〕47号) assigns it:
+// 谁主管谁牵头、谁为主谁牵头、谁靠近谁牵头.
+//
+// # Data, not code
+//
+// Everything a policy officer may need to change is embedded data, validated
+// when a Router is built and again by the tests:
+//
+//   - data/articles.json — the text of 实施细则 Art. 4, 10, 11 and 13–70 and of
+//     责任追究办法 Art. 4 and 7, extracted from the seed (go test -run
+//     TestEmbeddedArticlesMatchSeed -update regenerates it and the same test
+//     proves it equals the seed, item by item).
+//   - data/registry.json — one entry per department, named exactly as its
+//     article heading, with every item of its article: its role (监管, 管理,
+//     指导, 配合) and keyword rules. A rule "塔吊/塔式起重机=5 @工地/施工 !公路"
+//     scores 5 once when any term occurs, a context term occurs and no
+//     exclusion term does. Signals (kind, urgency, referral, escalation), 新业态
+//     names, shadowing phrases (电动车 hides 动车) and landmark words (挨着,
+//     旁边) live there too, with the rules for concealed accidents and for the
+//     sectors that have national major-hazard criteria.
+//   - data/gazetteer.json — the 5 cities, 22 counties and 宁东能源化工基地 with
+//     aliases and well-known towns, parks and sights.
+//
+// # How a report is decided
+//
+// One pass of an Aho–Corasick automaton finds every keyword, place name and
+// signal term. Keywords inside a longer shadowing phrase are dropped; places
+// that only locate the matter ("挨着小学", "学校后面的山坡") count for less.
+// Each rule fires at most once, the strongest first, and a keyword scores only
+// once per department; a duty's further rules add half their weight, and a
+// department's second and third duties a little more. The best department
+// leads: alone it is 谁主管谁牵头; when another department's duty also names
+// the matter it is 谁为主谁牵头 and that department assists; a weak match or a
+// 新业态 the articles do not name makes it 谁靠近谁牵头, and with nothing close
+// the 自治区安委办 decides (Art. 10(四), 11). Concealed accidents go to the
+// accident investigator (Art. 4; coal mines and railways keep their own).
+// Reports that accuse officials are copied to 自治区纪委监委 (责任追究办法
+// Art. 7(一)). Every decision cites the lead's items first.
+//
+// # Duplicates
+//
+// NewFingerprint and Similarity compare reports through MinHash values and LSH
+// band keys that have all passed through the caller's keyed Blind function,
+// so a store of fingerprints reveals nothing without the key.
+//
+// Route is pure and safe for concurrent use; RunCLI is the `whistle triage`
+// JSON-lines contract.
+package triage
