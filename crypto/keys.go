@@ -121,6 +121,12 @@ func HolderCoordination(jurisdiction string, version uint32) string {
 	return holderName("coordination", version, jurisdiction)
 }
 
+// HolderFinance names the copy for a finance office's group key, the only
+// staff key that may open a reporter's identity vault (with the custodian).
+func HolderFinance(office string, version uint32) string {
+	return holderName("finance", version, office)
+}
+
 // HolderReporter names the copy for the receipt-derived reporter key; the
 // version is the service-secrets version the receipt key was derived under.
 func HolderReporter(secretsVersion uint32) string {

@@ -21,7 +21,7 @@ import (
 //
 //	{_id: "<kind>|<name>", kind, name, version, holder, public, escrow, escrow_holder, created_at}
 type GroupKey struct {
-	Kind    string `bson:"kind"` // "department" or "coordination"
+	Kind    string `bson:"kind"` // "department", "coordination" or "finance"
 	Name    string `bson:"name"` // department heading name, or jurisdiction
 	Version uint32 `bson:"version"`
 	// Holder is the crypto holder name the group's copies of a report key

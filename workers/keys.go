@@ -15,7 +15,11 @@ import (
 const (
 	KindDepartment   = "department"
 	KindCoordination = "coordination"
+	KindFinance      = "finance" // opens reporters' identity vaults (rewards)
 )
+
+// FinanceOffice is the finance group that approves rewards region-wide.
+const FinanceOffice = "自治区财政厅"
 
 // groupKeyVersion is the version of group keys created here. Rotating a
 // group key (a member left with a copy) is a staff-console operation that
@@ -35,6 +39,9 @@ func (w *Workers) EnsureKeys(ctx context.Context) error {
 		}
 	}
 	if _, err := w.GroupRecipient(ctx, KindCoordination, sla.Region); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := w.GroupRecipient(ctx, KindFinance, FinanceOffice); err != nil {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -71,6 +78,8 @@ func (w *Workers) createGroupKey(ctx context.Context, kind, name string) (*mongo
 		holder = crypto.HolderDepartment(name, groupKeyVersion)
 	case KindCoordination:
 		holder = crypto.HolderCoordination(name, groupKeyVersion)
+	case KindFinance:
+		holder = crypto.HolderFinance(name, groupKeyVersion)
 	default:
 		return nil, fmt.Errorf("workers: unknown group kind %q", kind)
 	}

@@ -95,7 +95,8 @@ func runServer(ctx context.Context, env Env, serveHTTP, work bool) error {
 		}
 		staff.Register(app) // first: RequireRole finds the console through it
 		reporters, err := intake.New(intake.Deps{Store: b.store, Queue: b.queue, Keys: b.keys, Logger: log,
-			Limits: intake.Limits{Submit: cfg.SubmitLimit, Receipt: cfg.ReceiptLimit}})
+			Limits:  intake.Limits{Submit: cfg.SubmitLimit, Receipt: cfg.ReceiptLimit},
+			Finance: b.financeRecipient})
 		if err != nil {
 			return err
 		}
@@ -207,6 +208,19 @@ func startBackends(ctx context.Context, cfg Config, env Env) (_ *backends, err e
 	}
 	b.closers = append(b.closers, b.keys.Wipe)
 	return b, nil
+}
+
+// financeRecipient is the finance office's public key, which the workers
+// create at start; until then identity details are refused, not stored.
+func (b *backends) financeRecipient(ctx context.Context) (crypto.Recipient, error) {
+	k, err := b.store.GroupKey(ctx, workers.KindFinance, workers.FinanceOffice)
+	if err != nil {
+		return crypto.Recipient{}, err
+	}
+	if len(k.Public) != 32 {
+		return crypto.Recipient{}, fmt.Errorf("finance key of %s is malformed", workers.FinanceOffice)
+	}
+	return crypto.Recipient{Holder: k.Holder, Key: crypto.PublicKey(k.Public)}, nil
 }
 
 // loadKeys reads the key set. With the embedded store and no key set
