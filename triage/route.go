@@ -267,7 +267,7 @@ func (r *Router) score(sc *scratch) {
 				fresh = true
 				sc.credited = append(sc.credited, credit{dep, t})
 			}
-			if sc.subjGen[t] == sc.gen {
+			if sc.subjGen[t] == sc.gen || r.flags[t]&termPlace == 0 {
 				subject = true
 			}
 		}

@@ -3,6 +3,7 @@ package triage
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 )
 
@@ -70,7 +71,14 @@ const (
 	termShadow
 	termLandmarkBefore
 	termLandmarkAfter
+	termPlace // names a place or an establishment, which a landmark word can demote
 )
+
+// placeEndings are the last characters of Chinese names of places and
+// establishments (小学, 医院, 商场, 加油站, 清真寺, 水库…); only such keywords are
+// discounted when a report merely uses them to say where something is —
+// "消防通道边上" still reports the fire exit.
+const placeEndings = "学校园院区场馆站楼店厂所寺堂库市村室厅城中心庙宫坊铺馆"
 
 // Router routes reports with the embedded registry and gazetteer. It holds no
 // mutable state besides a pool of scratch buffers, so one Router serves any
@@ -179,6 +187,11 @@ func newRouter(regJSON, artJSON, gazJSON []byte) (*Router, error) {
 	r.flags = make([]uint8, n)
 	for id, f := range listed {
 		r.flags[id] = f
+	}
+	for id, t := range r.terms {
+		if rs := []rune(t); len(rs) > 1 && strings.ContainsRune(placeEndings, rs[len(rs)-1]) {
+			r.flags[id] |= termPlace
+		}
 	}
 	r.places = append(r.places, make([]place, n-len(r.places))...)
 	r.isPlace = append(r.isPlace, make([]bool, n-len(r.isPlace))...)
