@@ -53,14 +53,14 @@ func (c *clock) Advance(d time.Duration) {
 // site is a console mounted on the real HTTP stack and a real store, with
 // probe routes gated to handlers.
 type site struct {
-	t     *testing.T
+	t     testing.TB
 	app   *fiber.App
 	store *mongodb.DB
 	clock *clock
 	deps  admin.Deps
 }
 
-func newSite(t *testing.T, store *mongodb.DB, tune func(*admin.Deps)) *site {
+func newSite(t testing.TB, store *mongodb.DB, tune func(*admin.Deps)) *site {
 	t.Helper()
 	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
 	deps := admin.Deps{Store: store, Logger: testenv.Quiet(), Now: clk.Now, KDF: cheapKDF}
@@ -96,7 +96,7 @@ func (s *site) staffMember(role whistle.Role) (username string, public crypto.Pu
 	s.t.Helper()
 	username = "u-" + strings.ToLower(whistle.NewID())
 	u := admin.NewUser{Username: username, Role: role, Department: "自治区应急管理厅", City: "银川市"}
-	if err := admin.CreateUser(context.Background(), s.store, u, goodPassword, cheapKDF, s.clock.Now()); err != nil {
+	if err := admin.CreateUser(context.Background(), s.store, u, goodPassword, s.deps.KDF, s.clock.Now()); err != nil {
 		s.t.Fatal(err)
 	}
 	rec, err := s.store.User(context.Background(), username)

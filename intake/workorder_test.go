@@ -51,7 +51,7 @@ func (c *testClock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-func newOrderSite(t *testing.T, o HotlineOptions) *orderSite {
+func newOrderSite(t testing.TB, o HotlineOptions) *orderSite {
 	t.Helper()
 	env := newTestEnv(t)
 	clk := &testClock{t: time.Now()}
@@ -71,7 +71,7 @@ func newOrderSite(t *testing.T, o HotlineOptions) *orderSite {
 
 // newApp mounts another Hotline on the same service and store, as a second
 // process would.
-func (s *orderSite) newApp(t *testing.T, o HotlineOptions) *fiber.App {
+func (s *orderSite) newApp(t testing.TB, o HotlineOptions) *fiber.App {
 	t.Helper()
 	h, err := NewHotline(s.svc, o)
 	if err != nil {
@@ -89,7 +89,7 @@ type apiResponse struct {
 	raw    string
 }
 
-func (s *orderSite) post(t *testing.T, app *fiber.App, auth, contentType string, body []byte) apiResponse {
+func (s *orderSite) post(t testing.TB, app *fiber.App, auth, contentType string, body []byte) apiResponse {
 	t.Helper()
 	req := httptest.NewRequest(http.MethodPost, WorkOrderPath, bytes.NewReader(body))
 	if contentType != "" {
@@ -110,7 +110,7 @@ func (s *orderSite) post(t *testing.T, app *fiber.App, auth, contentType string,
 	return r
 }
 
-func (s *orderSite) push(t *testing.T, app *fiber.App, order map[string]any) apiResponse {
+func (s *orderSite) push(t testing.TB, app *fiber.App, order map[string]any) apiResponse {
 	t.Helper()
 	b, _ := json.Marshal(order)
 	return s.post(t, app, "Bearer "+s.key, "application/json", b)
