@@ -81,6 +81,15 @@ func runServer(ctx context.Context, env Env, serveHTTP, work bool) error {
 		}
 	}
 
+	if pool != nil {
+		// Before HTTP: starting provisions the group keys (departments,
+		// 安委办, finance) that the first submission may need.
+		if err := pool.Start(); err != nil {
+			return err
+		}
+		log.Info("workers started", "queues", queue.Priorities)
+	}
+
 	var app *fiber.App
 	listenErr := make(chan error, 1)
 	if serveHTTP {
@@ -115,12 +124,6 @@ func runServer(ctx context.Context, env Env, serveHTTP, work bool) error {
 		}
 		log.Info("http listening", "addr", ln.Addr().String())
 		go func() { listenErr <- app.Listener(ln) }()
-	}
-	if pool != nil {
-		if err := pool.Start(); err != nil {
-			return err
-		}
-		log.Info("workers started", "queues", queue.Priorities)
 	}
 
 	select {
