@@ -82,9 +82,7 @@ func newHarnessOn(t testing.TB, db *mongodb.DB, rc queue.Config) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, store: db, redis: rc, queue: q, keys: keys, custodian: custodian, router: newRouter(t), policy: p}
-	h.intake, err = intake.NewService(intake.Deps{Store: db, Queue: q, Keys: keys, Logger: testenv.Quiet(),
-		Now: func() time.Time { return h.clock() }})
-	if err != nil {
+	if h.intake, err = newIntake(h); err != nil {
 		t.Fatal(err)
 	}
 	return h
@@ -139,7 +137,12 @@ func (h *harness) submit(text, city string, urgent bool) string {
 // failure; no test asserts how fast anything is.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
+	waitLong(t, 90*time.Second, what, cond)
+}
+
+func waitLong(t testing.TB, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("gave up waiting for %s", what)
@@ -208,7 +211,7 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// childEnv selects the worker-only main of the fault test's child process.
-const childEnv = "WHISTLE_WORKERS_FAULT_CHILD"
-
-func runChildWorker() int { return 0 }
+func newIntake(h *harness) (*intake.Service, error) {
+	return intake.NewService(intake.Deps{Store: h.store, Queue: h.queue, Keys: h.keys, Logger: testenv.Quiet(),
+		Now: func() time.Time { return h.clock() }})
+}

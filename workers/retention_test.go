@@ -29,7 +29,7 @@ func testRetention(t *testing.T, store testenv.Store) {
 	w := h.start(h.deps())
 
 	_, id, err := h.intake.Submit(ctx, intake.Submission{Channel: whistle.ChannelWeb, City: "石嘴山市",
-		Report: whistle.Report{Text: fireExitReport},
+		Report:      whistle.Report{Text: fireExitReport},
 		Attachments: []intake.Evidence{{Name: "出口.png", Type: "image/png", Body: bytes.NewReader(bytes.Repeat([]byte{7}, 3000))}}})
 	if err != nil {
 		t.Fatal(err)

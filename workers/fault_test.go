@@ -1,0 +1,339 @@
+package workers_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/hibiken/asynq"
+
+	"whistle"
+	"whistle/crypto"
+	"whistle/embedded"
+	"whistle/internal/testenv"
+	"whistle/mongodb"
+	"whistle/queue"
+	"whistle/triage"
+	"whistle/workers"
+)
+
+// The child process of the kill test is this test binary started again
+// with childEnv set: TestMain then runs runChildWorker instead of the tests.
+const (
+	childEnv      = "WHISTLE_WORKERS_FAULT_CHILD"
+	childMongo    = "WHISTLE_WORKERS_FAULT_MONGO"
+	childRedis    = "WHISTLE_WORKERS_FAULT_REDIS" // addr/db
+	childKeys     = "WHISTLE_WORKERS_FAULT_KEYS"
+	childBlockAt  = "WHISTLE_WORKERS_FAULT_BLOCK" // case=point,case=point
+	blockedPrefix = "BLOCKED "
+)
+
+// runChildWorker is a worker-only main: it runs the real workers against
+// the parent's store and Redis and, when a listed case reaches its hook
+// point, says so on stdout and blocks until the parent kills it.
+func runChildWorker() int {
+	fail := func(err error) int { fmt.Fprintln(os.Stderr, "child:", err); return 1 }
+	ctx := context.Background()
+	db, err := mongodb.Open(ctx, mongodb.Config{URI: os.Getenv(childMongo), Database: "whistle"})
+	if err != nil {
+		return fail(err)
+	}
+	addr, dbn, _ := strings.Cut(os.Getenv(childRedis), "/")
+	n, _ := strconv.Atoi(dbn)
+	rc := queue.Config{Addr: addr, DB: n}
+	keys, err := crypto.LoadKeyset(os.Getenv(childKeys))
+	if err != nil {
+		return fail(err)
+	}
+	router, err := triage.New()
+	if err != nil {
+		return fail(err)
+	}
+	q := queue.NewClient(rc)
+	w, err := workers.New(workers.Deps{Store: db, Queue: q, Redis: rc, Keys: keys, Router: router, Logger: testenv.Quiet(), Concurrency: 4})
+	if err != nil {
+		return fail(err)
+	}
+	block := map[string]string{}
+	for _, kv := range strings.Split(os.Getenv(childBlockAt), ",") {
+		id, point, _ := strings.Cut(kv, "=")
+		block[id] = point
+	}
+	var mu sync.Mutex
+	w.SetHook(func(point, caseID string) {
+		if block[caseID] == point {
+			mu.Lock()
+			fmt.Printf("%s%s %s\n", blockedPrefix, caseID, point)
+			mu.Unlock()
+			select {} // until SIGKILL
+		}
+	})
+	if err := w.Start(); err != nil {
+		return fail(err)
+	}
+	select {}
+}
+
+// TestKilledWorkerRoutesExactlyOnce kills (SIGKILL) a worker process in the
+// middle of triage:report — one case after reading and routing in memory,
+// one after the routing write but before its pending marker was cleared —
+// and restarts workers: each case ends routed exactly once.
+func TestKilledWorkerRoutesExactlyOnce(t *testing.T) {
+	for _, redis := range testenv.Redises() {
+		t.Run(redis.Name, func(t *testing.T) { testKill(t, redis) })
+	}
+}
+
+func testKill(t *testing.T, redis testenv.Redis) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	f, err := embedded.StartFerretDB(ctx, embedded.Backend{SQLiteDir: filepath.Join(dir, "db")}, testenv.Quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err := mongodb.Open(ctx, mongodb.Config{URI: f.URI, Database: "whistle", EmbeddedSQLiteDir: filepath.Join(dir, "db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close(context.Background()); f.Close() })
+	addr, n := redis.Start(t)
+	h := newHarnessOn(t, db, queue.Config{Addr: addr, DB: n})
+	keysDir := filepath.Join(dir, "keys")
+	keys, _, err := crypto.EnsureDevKeyset(keysDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.keys = keys
+	if h.intake, err = newIntake(h); err != nil {
+		t.Fatal(err)
+	}
+
+	before := h.submit(craneReport, "银川市", false)
+	after := h.submit(fireExitReport, "石嘴山市", false)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childEnv+"=1", childMongo+"="+f.URI, childRedis+"="+addr+"/"+strconv.Itoa(n),
+		childKeys+"="+keysDir, childBlockAt+"="+before+"="+workers.HookTriageDecided+","+after+"="+workers.HookTriageRouted)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	blocked := map[string]bool{}
+	lines := bufio.NewScanner(stdout)
+	for len(blocked) < 2 && lines.Scan() {
+		if id, ok := strings.CutPrefix(lines.Text(), blockedPrefix); ok {
+			blocked[strings.Fields(id)[0]] = true
+		}
+	}
+	if !blocked[before] || !blocked[after] {
+		cmd.Process.Kill()
+		t.Fatalf("child worker did not reach both hook points: %v", blocked)
+	}
+	if err := cmd.Process.Kill(); err != nil { // SIGKILL: no deferred code, no shutdown
+		t.Fatal(err)
+	}
+	cmd.Wait()
+
+	c, _ := h.store.Case(ctx, before)
+	if c.Lifecycle.State != whistle.StateReceived {
+		t.Fatal("a worker killed before its write changed the case")
+	}
+	c, _ = h.store.Case(ctx, after)
+	if c.Lifecycle.State != whistle.StateRouted {
+		t.Fatal("the routing write before the kill is missing")
+	}
+
+	// Restart: asynq hands the dead worker's tasks back once their lease
+	// expires; the sweep keeps the pending markers covered meanwhile.
+	h.start(h.deps())
+	for _, id := range []string{before, after} {
+		waitLong(t, 3*time.Minute, "case "+id+" routed after the restart", func() bool {
+			c, err := h.store.Case(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ps, err := h.store.PendingCases(ctx, 100)
+			return err == nil && c.Lifecycle.State == whistle.StateRouted &&
+				!slices.ContainsFunc(ps, func(p mongodb.Pending) bool { return p.CaseID == id })
+		})
+		c, _ := h.store.Case(ctx, id)
+		if routeEvents(c) != 1 || hasPrefix(c.Sealed.Keys, "triage:") {
+			t.Fatalf("case %s: %d route events, triage copy kept=%v", id, routeEvents(c), hasPrefix(c.Sealed.Keys, "triage:"))
+		}
+	}
+}
+
+// restartableRedis is a Redis the test can stop and start on one address,
+// losing its data like a crashed server without persistence.
+type restartableRedis interface {
+	address() string
+	stop()
+	start(t *testing.T)
+}
+
+type miniRedis struct {
+	m    *miniredis.Miniredis
+	addr string
+}
+
+func (r *miniRedis) address() string { return r.addr }
+func (r *miniRedis) stop()           { r.m.Close() }
+func (r *miniRedis) start(t *testing.T) {
+	r.m = miniredis.NewMiniRedis()
+	if err := r.m.StartAddr(r.addr); err != nil {
+		t.Fatal(err)
+	}
+}
+
+type serverRedis struct {
+	port string
+	cmd  *exec.Cmd
+}
+
+func (r *serverRedis) address() string { return "127.0.0.1:" + r.port }
+func (r *serverRedis) stop()           { r.cmd.Process.Kill(); r.cmd.Wait() }
+func (r *serverRedis) start(t *testing.T) {
+	r.cmd = exec.Command("redis-server", "--port", r.port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "redis-server listening", func() bool {
+		c, err := net.Dial("tcp", r.address())
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+}
+
+// TestRedisOutageLosesNoReport stops Redis, submits 50 reports (all are
+// stored and get receipts), starts an empty Redis, and drives the sweep:
+// every report is routed within two sweeps.
+func TestRedisOutageLosesNoReport(t *testing.T) {
+	backends := map[string]func(t *testing.T) restartableRedis{
+		"miniredis": func(t *testing.T) restartableRedis {
+			m := miniredis.NewMiniRedis()
+			if err := m.StartAddr("127.0.0.1:0"); err != nil {
+				t.Fatal(err)
+			}
+			return &miniRedis{m: m, addr: m.Addr()}
+		},
+	}
+	if os.Getenv(testenv.RedisEnv) != "" {
+		backends["redis-server"] = func(t *testing.T) restartableRedis {
+			ln, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, port, _ := net.SplitHostPort(ln.Addr().String())
+			ln.Close()
+			r := &serverRedis{port: port}
+			r.start(t)
+			return r
+		}
+	}
+	for name, startRedis := range backends {
+		t.Run(name, func(t *testing.T) {
+			r := startRedis(t)
+			t.Cleanup(r.stop)
+			h := newHarnessOn(t, testenv.Stores()[0].Open(t), queue.Config{Addr: r.address()})
+			w := h.start(h.deps())
+			testOutage(t, h, w, r)
+		})
+	}
+}
+
+func testOutage(t *testing.T, h *harness, w *workers.Workers, r restartableRedis) {
+	ctx := context.Background()
+	r.stop()
+	ids := make([]string, 50)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ids[i] = h.submit(fmt.Sprintf("%s（第%d份）", fireExitReport, i), "石嘴山市", false)
+		}()
+	}
+	wg.Wait()
+	pending, err := h.store.PendingCases(ctx, 100)
+	if err != nil || len(pending) != 50 {
+		t.Fatalf("%d reports stored and pending with Redis down (%v), want 50", len(pending), err)
+	}
+	r.start(t)
+	routed := func() int {
+		n := 0
+		for _, id := range ids {
+			c, err := h.store.Case(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Lifecycle.State == whistle.StateRouted {
+				n++
+			}
+		}
+		return n
+	}
+	for sweep := 1; sweep <= 2; sweep++ {
+		waitFor(t, "Redis answering the workers", func() bool { return w.Reconcile(ctx) == nil })
+		waitFor(t, "sweep's tasks done", func() bool { return queueDrained(t, h.redis) })
+		t.Logf("after sweep %d: %d of 50 routed", sweep, routed())
+	}
+	if n := routed(); n != 50 {
+		t.Fatalf("%d of 50 reports routed after two sweeps", n)
+	}
+}
+
+// TestPanickingHandlerIsRetriedThenArchived: a handler that panics is
+// retried, then archived with the panic visible to operators, and the
+// worker goes on routing reports.
+func TestPanickingHandlerIsRetriedThenArchived(t *testing.T) {
+	for _, redis := range testenv.Redises() {
+		t.Run(redis.Name, func(t *testing.T) {
+			h := newHarness(t, testenv.Stores()[0], redis)
+			w, err := workers.New(h.deps())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var runs sync.WaitGroup
+			runs.Add(3)
+			w.HandleForTest("test:panic", func(context.Context, *asynq.Task) error {
+				runs.Done()
+				panic("boom in handler")
+			})
+			if err := w.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(w.Shutdown)
+			if err := h.queue.Enqueue(context.Background(), asynq.NewTask("test:panic", nil, asynq.MaxRetry(2), asynq.TaskID("p1"))); err != nil {
+				t.Fatal(err)
+			}
+			ins := asynq.NewInspector(h.redis.ConnOpt())
+			defer ins.Close()
+			var info *asynq.TaskInfo
+			waitFor(t, "panicking task archived", func() bool {
+				info, err = ins.GetTaskInfo(queue.Default, "p1")
+				return err == nil && info.State == asynq.TaskStateArchived
+			})
+			runs.Wait() // exactly three runs: the first and two retries
+			if info.Retried != 2 || !strings.Contains(info.LastErr, "boom in handler") {
+				t.Fatalf("archived task: retried %d, last error %q", info.Retried, info.LastErr)
+			}
+			h.routed(h.submit(craneReport, "银川市", false))
+		})
+	}
+}
