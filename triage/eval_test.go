@@ -1,0 +1,75 @@
+package triage
+
+import (
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// labelledSets are every labelled JSON-lines file: the public samples, the
+// hand-written own_reports*.jsonl and the held-out eval_independent*.jsonl.
+func labelledSets(t *testing.T) []string {
+	t.Helper()
+	sets := []string{"../../shared/testdata/triage_public.jsonl"}
+	for _, pattern := range []string{"testdata/own_reports*.jsonl", "testdata/eval_independent*.jsonl"} {
+		m, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sort.Strings(m)
+		sets = append(sets, m...)
+	}
+	return sets
+}
+
+// TestEvalReport is the evaluation command: per labelled set it logs lead
+// accuracy, kind agreement and (with -v) every miss with the words that
+// decided it. It fails when a label names a lead the registry does not know,
+// since such a case could never be routed right and would skew every number.
+func TestEvalReport(t *testing.T) {
+	r := testRouter(t)
+	known := map[string]bool{}
+	for _, d := range r.deps {
+		if !d.Referral {
+			known[d.Name] = true
+		}
+	}
+	for _, path := range labelledSets(t) {
+		cases, err := readLabelledFile(path)
+		if err != nil {
+			t.Errorf("%s: %v", path, err)
+			continue
+		}
+		for _, c := range cases {
+			for _, l := range c.LeadAccept {
+				if !known[l] {
+					t.Errorf("%s %s: label %q is no department heading", path, c.ID, l)
+				}
+			}
+		}
+		ok, kinds, labelledKinds := 0, 0, 0
+		var misses []string
+		for _, c := range cases {
+			d := r.Route(c.Report)
+			if c.Kind != "" {
+				labelledKinds++
+				if d.Kind == c.Kind {
+					kinds++
+				}
+			}
+			if contains(c.LeadAccept, d.Lead) {
+				ok++
+				continue
+			}
+			misses = append(misses, c.ID+": got "+d.Lead+" want "+strings.Join(c.LeadAccept, "|")+" — "+d.Explanation)
+		}
+		t.Logf("%-45s leads %3d/%3d (%.1f %%)  kinds %d/%d", filepath.Base(path), ok, len(cases),
+			100*float64(ok)/float64(max(len(cases), 1)), kinds, labelledKinds)
+		if testing.Verbose() {
+			for _, m := range misses {
+				t.Log("   ", m)
+			}
+		}
+	}
+}
