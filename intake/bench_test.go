@@ -22,6 +22,9 @@ import (
 // loadClients is the issue's concurrency: 64 reporters submitting at once.
 const loadClients = 64
 
+// targetRate is the issue's throughput target (100× GlobaLeaks' 0.46/s).
+const targetRate = 46.0
+
 // loadSubmissions is how many submissions each phase makes
 // (WHISTLE_BENCH_SUBMISSIONS, default 8 per client).
 func loadSubmissions() int {
@@ -47,9 +50,18 @@ func (r loadResult) String() string {
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
-// runLoad calls op n times from loadClients goroutines and measures each
-// call and the whole.
+// runLoad calls op n times from loadClients goroutines, each starting its
+// next call as soon as the last one returns (closed loop: the most the
+// system can do), and measures each call and the whole.
 func runLoad(name string, n int, op func(i int) error) loadResult {
+	return runScheduled(name, n, 0, op)
+}
+
+// runScheduled is runLoad with call i due at start + i/rate when rate > 0
+// (open loop: reports arriving at a steady rate over loadClients
+// connections). Latency runs from the due time, so time spent waiting for a
+// free client counts (no coordinated omission).
+func runScheduled(name string, n int, rate float64, op func(i int) error) loadResult {
 	lat := make([]time.Duration, n)
 	var next, failed atomic.Int64
 	var wg sync.WaitGroup
@@ -64,6 +76,10 @@ func runLoad(name string, n int, op func(i int) error) loadResult {
 					return
 				}
 				t0 := time.Now()
+				if rate > 0 {
+					t0 = start.Add(time.Duration(float64(i) / rate * float64(time.Second)))
+					time.Sleep(time.Until(t0))
+				}
 				if op(i) != nil {
 					failed.Add(1)
 				}
@@ -104,7 +120,7 @@ func BenchmarkIntakeLoad(b *testing.B) {
 		n := loadSubmissions()
 		ctx := context.Background()
 
-		httpRun := runLoad("HTTP POST /api/v1/reports", n, func(int) error {
+		post := func(int) error {
 			resp, err := client.Post(url, "application/json", bytes.NewReader(body))
 			if err != nil {
 				return err
@@ -115,7 +131,11 @@ func BenchmarkIntakeLoad(b *testing.B) {
 				return fmt.Errorf("status %d", resp.StatusCode)
 			}
 			return nil
-		})
+		}
+		httpRun := runLoad("HTTP, 64 clients flat out", n, post)
+		// At 64 clients flat out, latency is 64 / throughput by Little's law;
+		// the issue's p95 target is about reports arriving at the target rate.
+		pacedRun := runScheduled(fmt.Sprintf("HTTP, %.0f/s over 64 clients", targetRate), n, targetRate, post)
 		in := validSubmission()
 		serviceRun := runLoad("Service.Submit (no HTTP)", n, func(int) error {
 			_, _, err := s.svc.Submit(ctx, in)
@@ -144,19 +164,20 @@ func BenchmarkIntakeLoad(b *testing.B) {
 		})
 		s.app.Shutdown()
 
-		for _, r := range []loadResult{httpRun, serviceRun, createRun, bareRun} {
+		for _, r := range []loadResult{httpRun, pacedRun, serviceRun, createRun, bareRun} {
 			b.Log(r)
 		}
-		b.Logf("HTTP submissions reach %.0f%% of the bare-insert rate on the same store; issue target ≥ 46/s, p95 < 100 ms, 0 errors",
-			100*httpRun.perSecond()/bareRun.perSecond())
+		b.Logf("HTTP submissions reach %.0f%% of the bare-insert rate on the same store; issue target ≥ %.0f/s, p95 < 100 ms, 0 errors",
+			100*httpRun.perSecond()/bareRun.perSecond(), targetRate)
 		b.ReportMetric(httpRun.perSecond(), "submissions/s")
 		b.ReportMetric(ms(httpRun.p50), "p50-ms")
 		b.ReportMetric(ms(httpRun.p95), "p95-ms")
 		b.ReportMetric(ms(httpRun.p99), "p99-ms")
-		b.ReportMetric(float64(httpRun.errors), "errors")
+		b.ReportMetric(ms(pacedRun.p95), "paced-p95-ms")
+		b.ReportMetric(float64(httpRun.errors+pacedRun.errors), "errors")
 		b.ReportMetric(bareRun.perSecond(), "bare-inserts/s")
-		if httpRun.errors > 0 {
-			b.Errorf("%d of %d submissions failed", httpRun.errors, n)
+		if httpRun.errors+pacedRun.errors > 0 {
+			b.Errorf("%d of %d submissions failed", httpRun.errors+pacedRun.errors, 2*n)
 		}
 	}
 }
