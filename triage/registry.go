@@ -135,15 +135,20 @@ var signalCategories = []string{sigConcealment, sigMajor, sigIllegal, sigUrgent,
 // Term lists of data/registry.json that mark words rather than score them:
 // 新业态 names; phrases that shadow the shorter keywords inside them (电动车
 // contains 动车); and the words that make a nearby place a mere landmark
-// ("挨着小学", "学校旁边") rather than the subject of the report.
+// ("挨着小学", "学校旁边") rather than the subject of the report; the kinds
+// of venue whose department assists when a hazard with its own supervisor is
+// reported there, and those hazards (fire exits in a mall: 消防 leads, 商务
+// assists). The order matches the term flags termNewForm … termHazard.
 const (
 	listNewForm        = "newform"
 	listShadow         = "shadow"
 	listLandmarkBefore = "landmark_before"
 	listLandmarkAfter  = "landmark_after"
+	listVenue          = "venue"
+	listHazard         = "hazard"
 )
 
-var termLists = []string{listNewForm, listShadow, listLandmarkBefore, listLandmarkAfter}
+var termLists = []string{listNewForm, listShadow, listLandmarkBefore, listLandmarkAfter, listVenue, listHazard}
 
 // loadRegistry decodes and validates the registry against the article texts:
 // every department of Articles 13–69 is present under its heading name, with

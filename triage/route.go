@@ -36,6 +36,11 @@ const (
 	landmarkAfter  = 2   // runes between a place and 旁边/附近…
 	landmarkFactor = 0.4 // what a rule is worth when its keywords are only landmarks
 	dutyRepeat     = 0.5 // what further rules of one duty add, relative to their weight
+	// 谁为主谁牵头 by the hazard, not the venue: when another department's
+	// rule at least this strong names what is wrong, rules that only name
+	// the kind of venue count for venueFactor of their weight.
+	venueYield  = 3.0
+	venueFactor = 0.5
 )
 
 // scratch is the per-call working memory, reused through the Router's pool;
@@ -54,6 +59,7 @@ type scratch struct {
 	cand      []int32 // rules whose terms, context and exclusions hold
 	fired     []int32 // rules that scored
 	credited  []credit
+	venueLoss []loss  // weight departments lost because their keywords only named the venue
 	duties    []int32 // duties that scored
 	dutySum   []float64
 	dutyMax   []float64
@@ -74,6 +80,23 @@ type occurrence struct {
 // credit records that a department already scored with a keyword, so the
 // same word cannot count twice through two items of one article.
 type credit struct{ dep, term int32 }
+
+// loss is weight a department's venue rule gave up to another department's
+// hazard rule; the department still assists as if it had kept it.
+type loss struct {
+	dep int32
+	w   float64
+}
+
+func (sc *scratch) venueLossOf(dep int32) float64 {
+	v := 0.0
+	for _, l := range sc.venueLoss {
+		if l.dep == dep {
+			v += l.w
+		}
+	}
+	return v
+}
 
 func (r *Router) newScratch() any {
 	return &scratch{
@@ -100,6 +123,7 @@ func (sc *scratch) reset() {
 	}
 	sc.occ, sc.special, sc.punct, sc.hits, sc.cand, sc.fired = sc.occ[:0], sc.special[:0], sc.punct[:0], sc.hits[:0], sc.cand[:0], sc.fired[:0]
 	sc.credited, sc.duties, sc.depts, sc.mentions = sc.credited[:0], sc.duties[:0], sc.depts[:0], sc.mentions[:0]
+	sc.venueLoss = sc.venueLoss[:0]
 	sc.signal = [8]float64{}
 }
 
@@ -249,6 +273,7 @@ func (r *Router) score(sc *scratch) {
 		}
 		return cmp.Compare(a, b)
 	})
+	hazard := r.hazardDepartments(sc)
 	for _, ri := range sc.cand {
 		ru := &r.rules[ri]
 		if ru.signal {
@@ -277,6 +302,10 @@ func (r *Router) score(sc *scratch) {
 		w := ru.weight * r.duties[d].weight
 		if !subject {
 			w *= landmarkFactor
+		}
+		if (hazard[0] >= 0 && hazard[0] != dep || hazard[1] >= 0 && hazard[1] != dep) && r.venueOnly(sc, ru) && !r.ownsMatter(sc, dep) {
+			sc.venueLoss = append(sc.venueLoss, loss{dep, w * (1 - venueFactor)})
+			w *= venueFactor
 		}
 		sc.fired = append(sc.fired, ri)
 		if sc.dutyGen[d] != sc.gen {
@@ -308,6 +337,63 @@ func (r *Router) score(sc *scratch) {
 			top[2] = v
 		}
 	}
+}
+
+// venueOnly: every keyword of ru that occurs in the text names a kind of venue.
+func (r *Router) venueOnly(sc *scratch, ru *rule) bool {
+	for _, t := range ru.terms {
+		if sc.has(t) && r.flags[t]&termVenue == 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// hazardDepartments returns up to two departments with a candidate rule of
+// at least venueYield that names a hazard with its own supervisor (a term or
+// context word of the registry's hazard list) as the subject of the report,
+// -1 when there are fewer.
+func (r *Router) hazardDepartments(sc *scratch) [2]int32 {
+	found := [2]int32{-1, -1}
+	for _, ri := range sc.cand {
+		ru := &r.rules[ri]
+		if ru.signal || ru.weight*r.duties[ru.owner].weight < venueYield {
+			continue
+		}
+		subject, hazard := false, false
+		for _, t := range ru.terms {
+			if sc.has(t) {
+				subject = subject || sc.subjGen[t] == sc.gen || r.flags[t]&termPlace == 0
+				hazard = hazard || r.flags[t]&termHazard != 0
+			}
+		}
+		for _, t := range ru.context {
+			hazard = hazard || sc.has(t) && r.flags[t]&termHazard != 0
+		}
+		dep := r.duties[ru.owner].dept
+		switch {
+		case !subject || !hazard || dep == found[0] || dep == found[1]:
+		case found[0] < 0:
+			found[0] = dep
+		default:
+			found[1] = dep
+			return found
+		}
+	}
+	return found
+}
+
+// ownsMatter: dep has a candidate rule of at least venueYield that names
+// more than a venue — the report concerns the venue's own duty (a school
+// laboratory), so its venue words keep their weight.
+func (r *Router) ownsMatter(sc *scratch, dep int32) bool {
+	for _, ri := range sc.cand {
+		ru := &r.rules[ri]
+		if !ru.signal && r.duties[ru.owner].dept == dep && ru.weight*r.duties[ru.owner].weight >= venueYield && !r.venueOnly(sc, ru) {
+			return true
+		}
+	}
+	return false
 }
 
 // deptScore: the best duty decides, further matching duties of the same
@@ -364,7 +450,7 @@ func (r *Router) decide(rep Report, sc *scratch) Decision {
 			if len(dec.Assist) == maxAssists {
 				break
 			}
-			if o.score >= assistFloor && o.score >= assistShare*lead.score {
+			if r.assists(sc, o, lead) {
 				dec.Assist = append(dec.Assist, r.deps[o.dep].Name)
 			}
 		}
@@ -391,6 +477,13 @@ func (r *Router) decide(rep Report, sc *scratch) Decision {
 		len(rank) > 2 && rank[2].score >= assistShare*lead.score && rank[2].score >= minCompetent+1)
 	dec.Explanation = r.explain(dec, sc, lead, rank, newForm, jurNote)
 	return dec
+}
+
+// assists: a runner-up close enough to the lead to be asked to help; a
+// venue's department counts the weight it gave up to the hazard.
+func (r *Router) assists(sc *scratch, o, lead ranked) bool {
+	v := o.score + sc.venueLossOf(o.dep)
+	return v >= assistFloor && v >= assistShare*lead.score
 }
 
 // concealmentLead hands a concealed accident to the department that
@@ -508,7 +601,7 @@ func (r *Router) basis(sc *scratch, lead ranked, rank []ranked) []string {
 		if len(out) >= 3+maxAssists {
 			break
 		}
-		if o.score >= assistFloor && o.score >= assistShare*lead.score {
+		if r.assists(sc, o, lead) {
 			out = append(out, r.duties[sc.deptBest[o.dep]].Citation)
 		}
 	}

@@ -71,7 +71,9 @@ const (
 	termShadow
 	termLandmarkBefore
 	termLandmarkAfter
-	termPlace // names a place or an establishment, which a landmark word can demote
+	termVenue  // a kind of venue (商场, 学校, 医院…): it says where a hazard is, not what it is
+	termHazard // a hazard or business with its own supervisor (消防通道, 燃气, 电梯, 蹦床…)
+	termPlace  // names a place or an establishment, which a landmark word can demote
 )
 
 // placeEndings are the last characters of Chinese names of places and
