@@ -152,7 +152,10 @@ func TestWorkOrderImportRefusals(t *testing.T) {
 		b, _ := json.Marshal(o)
 		return b
 	}
-	wrongSecret := s.key[:len(s.key)-1] + map[bool]string{true: "0", false: "1"}[!strings.HasSuffix(s.key, "0")]
+	wrongSecret := s.key[:len(s.key)-1] + "0"
+	if strings.HasSuffix(s.key, "0") {
+		wrongSecret = s.key[:len(s.key)-1] + "1"
+	}
 	tests := []struct {
 		name        string
 		auth, ctype string
