@@ -285,7 +285,7 @@ func TestHotlineConsoleSubmissions(t *testing.T) {
 			wantStatus: http.StatusBadRequest, wantField: "text",
 		},
 		{
-			name:       "ScriptIsStoredAsTextAndEscaped",
+			name:       "ScriptInTheReportIsEscapedWhenTheFormComesBack",
 			form:       callForm{fields: map[string]string{"channel": "visit", "text": "<script>alert(1)</script>", "county": "原州区", "city": "银川市"}},
 			wantStatus: http.StatusBadRequest, wantField: "county", banned: "<script>",
 		},
