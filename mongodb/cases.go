@@ -29,15 +29,15 @@ func (d *DB) CreateCase(ctx context.Context, c *whistle.Case, receiptToken []byt
 		return errors.New("store: case id and receipt token are required")
 	}
 	c.Version = 1
-	if _, err := d.db.Collection(colPending).InsertOne(ctx, pendingDoc{ID: c.ID, At: c.ReceivedAt, Urgent: c.Urgent}); err != nil {
+	if err := d.inserts[colPending].insert(ctx, pendingDoc{ID: c.ID, At: c.ReceivedAt, Urgent: c.Urgent}); err != nil {
 		return unavailable(err)
 	}
-	if _, err := d.db.Collection(colReceipts).InsertOne(ctx, bson.D{
+	if err := d.inserts[colReceipts].insert(ctx, bson.D{
 		{Key: "_id", Value: hex.EncodeToString(receiptToken)}, {Key: "case_id", Value: c.ID},
 	}); err != nil {
 		return unavailable(err)
 	}
-	if _, err := d.db.Collection(colCases).InsertOne(ctx, c); err != nil {
+	if err := d.inserts[colCases].insert(ctx, c); err != nil {
 		return unavailable(err)
 	}
 	return nil

@@ -55,6 +55,7 @@ func TestStore(t *testing.T) {
 			t.Run("PendingMarkersListUnroutedCases", func(t *testing.T) { testPending(t, db) })
 			t.Run("DueClocksListsOnlyRunningDueClocks", func(t *testing.T) { testDueClocks(t, db) })
 			t.Run("RebuildListsRestoresLostAndDropsStaleEntries", func(t *testing.T) { testRebuild(t, db) })
+			t.Run("ConcurrentCreatesSucceedOrFailEachOnItsOwn", func(t *testing.T) { testConcurrentCreates(t, db) })
 		})
 	}
 }
@@ -323,5 +324,47 @@ func testRebuild(t *testing.T, db *mongodb.DB) {
 	p, _ := db.PendingCases(ctx, 10000)
 	if !containsPending(p, unrouted.ID, false) {
 		t.Fatal("pending marker not restored")
+	}
+}
+
+// Concurrent CreateCase calls are group-committed; each caller must still see
+// its own outcome: a case whose id is taken fails alone, the rest land.
+func testConcurrentCreates(t *testing.T, db *mongodb.DB) {
+	ctx := context.Background()
+	taken := newCase(time.Now())
+	if err := db.CreateCase(ctx, taken, []byte("t-"+taken.ID)); err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	errs := make([]error, n)
+	cases := make([]*whistle.Case, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		c := newCase(time.Now())
+		if i == n/2 {
+			c.ID = taken.ID // a collision in the middle of a batch
+		}
+		cases[i] = c
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = db.CreateCase(ctx, c, []byte(fmt.Sprintf("tok-%d-%s", i, c.ID)))
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if i == n/2 {
+			if err == nil {
+				t.Fatal("a case with a taken id was accepted")
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		got, err := db.CaseByReceipt(ctx, []byte(fmt.Sprintf("tok-%d-%s", i, cases[i].ID)))
+		if err != nil || got.ID != cases[i].ID {
+			t.Fatalf("case %d not readable by receipt: %v", i, err)
+		}
 	}
 }

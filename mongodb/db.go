@@ -74,6 +74,8 @@ type DB struct {
 	cfg    Config
 	locks  *stripedLock // nil unless single-process
 	now    func() time.Time
+	// inserts group-commits the writes of CreateCase, per collection.
+	inserts map[string]*batchInserter
 	// knownParts caches bucket directory entries already written, saving a write per put.
 	knownParts sync.Map
 }
@@ -108,11 +110,20 @@ func Open(ctx context.Context, cfg Config) (*DB, error) {
 		client.Disconnect(context.Background())
 		return nil, fmt.Errorf("prepare collections: %w", err)
 	}
+	d.inserts = map[string]*batchInserter{}
+	for _, name := range []string{colPending, colReceipts, colCases} {
+		d.inserts[name] = newBatchInserter(d.db.Collection(name))
+	}
 	return d, nil
 }
 
 // Close disconnects from the server.
-func (d *DB) Close(ctx context.Context) error { return d.client.Disconnect(ctx) }
+func (d *DB) Close(ctx context.Context) error {
+	for _, b := range d.inserts {
+		b.close()
+	}
+	return d.client.Disconnect(ctx)
+}
 
 // Ping reports whether the server answers.
 func (d *DB) Ping(ctx context.Context) error {
