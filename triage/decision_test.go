@@ -65,7 +65,7 @@ func (r *Router) citationExists(c string) bool {
 func TestEveryDecisionCitesAnItemOfItsLead(t *testing.T) {
 	r := testRouter(t)
 	var texts []string
-	for _, path := range []string{"../../shared/testdata/triage_public.jsonl", "testdata/own_reports.jsonl", "testdata/eval_independent.jsonl"} {
+	for _, path := range labelledSets(t) {
 		if cases, err := readLabelledFile(path); err == nil {
 			for _, c := range cases {
 				texts = append(texts, c.Text)

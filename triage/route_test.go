@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -105,10 +106,16 @@ func TestPublicSamplesRouteToAcceptedLead(t *testing.T) {
 // TestOwnReportsRouteToAcceptedLead runs the hand-written hotline- and
 // web-style reports of testdata/own_reports*.jsonl, written from the article
 // texts for every department (typos, colloquial speech, 新业态 included); the
-// second file was written after the rules, in deliberately different words.
+// second file was written after the rules, in deliberately different words;
+// the fourth targets venue-versus-hazard, labour-versus-sector and stage
+// cases, labelled from the articles before the engine saw them.
 func TestOwnReportsRouteToAcceptedLead(t *testing.T) {
 	r := testRouter(t)
-	for _, path := range []string{"testdata/own_reports.jsonl", "testdata/own_reports2.jsonl", "testdata/own_reports3.jsonl"} {
+	paths, err := filepath.Glob("testdata/own_reports*.jsonl")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no own report sets: %v", err)
+	}
+	for _, path := range paths {
 		cases := readLabelled(t, path)
 		ok, misses := accuracy(t, r, cases)
 		for _, m := range misses {
@@ -146,7 +153,7 @@ func TestIndependentEvalSet(t *testing.T) {
 func TestGivenJurisdictionIsEchoed(t *testing.T) {
 	r := testRouter(t)
 	n := 0
-	for _, path := range []string{"../../shared/testdata/triage_public.jsonl", "testdata/own_reports.jsonl", "testdata/own_reports2.jsonl", "testdata/own_reports3.jsonl", "testdata/eval_independent.jsonl"} {
+	for _, path := range labelledSets(t) {
 		cases, err := readLabelledFile(path)
 		if err != nil {
 			continue
