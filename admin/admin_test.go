@@ -313,6 +313,22 @@ func TestSessionEnds(t *testing.T) {
 			t.Fatalf("audit trail %+v %v, want login then logout", trail, err)
 		}
 	})
+	t.Run("SigningInAgainEndsThePreviousSession", func(t *testing.T) {
+		user, _ := s.staffMember(whistle.RoleHandler)
+		b := s.browser()
+		b.login(user, goodPassword)
+		first := b.sessionCookie()
+		b.login(user, goodPassword)
+		if b.sessionCookie() == first {
+			t.Fatal("the session id was not renewed")
+		}
+		if _, err := store.Session(ctx, sha256Hex(first)); whistle.ErrorCode(err) != whistle.ENOTFOUND {
+			t.Fatalf("the previous session is still stored: %v", err)
+		}
+		if r := b.get("/probe"); r.status != http.StatusOK {
+			t.Fatalf("the new session does not work: %d", r.status)
+		}
+	})
 	t.Run("DisablingEndsALiveSession", func(t *testing.T) {
 		user, _ := s.staffMember(whistle.RoleHandler)
 		b := s.browser()

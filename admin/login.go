@@ -76,6 +76,13 @@ func (cs *Console) login(c *fiber.Ctx) error {
 		kp.Wipe()
 		return cs.errorPage(c, err)
 	}
+	// A session this browser already had ends: one login, one session id.
+	if old := c.Cookies(sessionCookie); wellFormedToken(old) {
+		if err := cs.endSession(c.UserContext(), sessionHash(old)); err != nil {
+			kp.Wipe()
+			return cs.errorPage(c, err)
+		}
+	}
 	if err := cs.startSession(c, u, kp); err != nil {
 		return cs.errorPage(c, err)
 	}
