@@ -140,14 +140,21 @@ type hotlineView struct {
 	Summary  string
 	Cities   []City
 	Channels []option
+	// Focus names the field that gets focus: the report text, or after a
+	// refusal the field the message is about.
+	Focus string
 }
+
+// focusable are the fields the form can put focus on.
+var focusable = map[string]bool{"channel": true, "text": true, "city": true, "county": true, "address": true,
+	"company": true, "caller_phone": true, attachmentsField: true}
 
 func (v hotlineView) For(field string) fieldRef { return fieldRef{Errors: v.Errors, Field: field} }
 
 func (h *Hotline) newView(c *fiber.Ctx, f form) hotlineView {
 	agent, _ := admin.Current(c)
 	v := hotlineView{Agent: agent, CSRF: admin.CSRFToken(c), Values: map[string]string{}, Errors: map[string]string{},
-		Cities: Cities, Channels: hotlineChannels}
+		Cities: Cities, Channels: hotlineChannels, Focus: "text"}
 	for _, name := range hotlineFields {
 		v.Values[name] = f.get(name)
 	}
@@ -273,6 +280,9 @@ func (h *Hotline) refuse(c *fiber.Ctx, f form, err error) error {
 	v.Summary = "尚未提交：" + msg
 	if field != "" {
 		v.Errors[field] = msg
+	}
+	if focusable[field] {
+		v.Focus = field
 	}
 	if field == "caller_phone" && we.Message == msgPhoneWithoutConsent {
 		v.Values["caller_phone"] = ""

@@ -145,6 +145,7 @@ func (c *staffClient) submit(t *testing.T, f callForm) (int, string) {
 var (
 	receiptOnPage = regexp.MustCompile(`id="receipt"[^>]*>(\d{4} \d{4} \d{4} \d{4} \d{4})<`)
 	caseOnPage    = regexp.MustCompile(`<dt>案件编号</dt><dd>([0-9a-z]+)</dd>`)
+	focusedTags   = regexp.MustCompile(`<[^<>]*\bautofocus\b[^<>]*>`)
 )
 
 func TestHotlineConsoleAccess(t *testing.T) {
@@ -310,6 +311,12 @@ func TestHotlineConsoleSubmissions(t *testing.T) {
 			}
 			if tc.wantField != "" && !strings.Contains(page, `id="`+tc.wantField+`-error"`) {
 				t.Fatalf("no error shown at field %s", tc.wantField)
+			}
+			if tc.wantField != "" {
+				focused := focusedTags.FindAllString(page, -1)
+				if len(focused) != 1 || !strings.Contains(focused[0], `name="`+tc.wantField+`"`) {
+					t.Fatalf("focus is on %q, want the field in error (%s)", focused, tc.wantField)
+				}
 			}
 			after, _ := s.env.store.CountCases(ctx)
 			if status != http.StatusOK {
