@@ -129,13 +129,13 @@ func SLASyncTask(caseID string) *asynq.Task {
 		asynq.TaskID(TypeSLASync+":"+caseID), asynq.Queue(Default), asynq.MaxRetry(5), asynq.Timeout(time.Minute))
 }
 
-// EscalateTask takes escalation step `step` of a clock instance, at `at`
-// (now or later). One id per step: a step is taken once however often it is
-// enqueued, and Retention keeps that true after it completed.
-func EscalateTask(caseID, clock string, due time.Time, step int, at time.Time) *asynq.Task {
+// EscalateTask takes escalation step `step` of a clock instance after
+// delay (zero: now). One id per step: a step is taken once however often it
+// is enqueued, and Retention keeps that true after it completed.
+func EscalateTask(caseID, clock string, due time.Time, step int, delay time.Duration) *asynq.Task {
 	return newTask(TypeEscalate, clockPayload(caseID, clock, due, step),
 		asynq.TaskID(fmt.Sprintf("%s:%s:%s:%d:%d", TypeEscalate, caseID, clock, due.Unix(), step)),
-		asynq.Queue(Critical), asynq.MaxRetry(10), asynq.Timeout(time.Minute), asynq.ProcessAt(at),
+		asynq.Queue(Critical), asynq.MaxRetry(10), asynq.Timeout(time.Minute), asynq.ProcessIn(max(delay, 0)),
 		asynq.Retention(24*time.Hour))
 }
 
