@@ -24,8 +24,8 @@ func (w *Workers) handleReconcile(ctx context.Context, t *asynq.Task) error {
 // write failed. Task ids are derived from the state, so what is still
 // queued collapses with what the sweep adds:
 //   - every stored but unrouted case (pending marker) → triage:report, on the
-//     critical queue when urgent; a marker without its case, older than the
-//     policy's grace, is removed;
+//     critical queue when urgent; a marker older than the policy's grace
+//     whose case is gone or already routed is removed;
 //   - every running clock that is due → sla:check;
 //   - every notification delivery not settled yet → notify:deliver.
 //
@@ -41,16 +41,19 @@ func (w *Workers) Reconcile(ctx context.Context) error {
 	grace := w.pol.Sweep.OrphanMarkerGrace.Duration()
 	for _, p := range pending {
 		if now.Sub(p.At) > grace {
-			_, err := w.store.Case(ctx, p.CaseID)
-			if whistle.ErrorCode(err) == whistle.ENOTFOUND {
-				w.log.Warn("sweep: removing a pending marker without its case", "case", p.CaseID)
+			// An old marker: its case may be gone (a submission that crashed
+			// half-way) or routed by hand after its triage task was archived.
+			c, err := w.store.Case(ctx, p.CaseID)
+			gone := whistle.ErrorCode(err) == whistle.ENOTFOUND
+			if err != nil && !gone {
+				return err
+			}
+			if gone || c.Lifecycle.State != whistle.StateReceived {
+				w.log.Warn("sweep: removing a stale pending marker", "case", p.CaseID, "case_exists", !gone)
 				if err := w.store.ClearPending(ctx, p.CaseID); err != nil {
 					return err
 				}
 				continue
-			}
-			if err != nil {
-				return err
 			}
 		}
 		if err := w.queue.Enqueue(ctx, queue.TriageTask(p.CaseID, p.Urgent)); err != nil {
