@@ -20,9 +20,11 @@ const maxBatch = 64
 // serialises writes, that is 2.5–3× the insert rate.) Each caller still
 // returns only when its own document is durable, with its own error.
 type batchInserter struct {
-	col  *mongo.Collection
-	reqs chan insertReq
-	wg   sync.WaitGroup
+	col     *mongo.Collection
+	reqs    chan insertReq
+	stop    chan struct{} // closed by close: take no more inserts
+	stopped chan struct{} // closed when run has answered its last request
+	once    sync.Once
 }
 
 type insertReq struct {
@@ -30,9 +32,11 @@ type insertReq struct {
 	done chan error
 }
 
+// errStoreClosed answers inserts that arrive after Close.
+var errStoreClosed = errors.New("store: closed")
+
 func newBatchInserter(col *mongo.Collection) *batchInserter {
-	b := &batchInserter{col: col, reqs: make(chan insertReq, maxBatch)}
-	b.wg.Add(1)
+	b := &batchInserter{col: col, reqs: make(chan insertReq, maxBatch), stop: make(chan struct{}), stopped: make(chan struct{})}
 	go b.run()
 	return b
 }
@@ -43,7 +47,14 @@ func newBatchInserter(col *mongo.Collection) *batchInserter {
 func (b *batchInserter) insert(ctx context.Context, doc any) error {
 	r := insertReq{doc: doc, done: make(chan error, 1)}
 	select {
+	case <-b.stop:
+		return errStoreClosed
+	default:
+	}
+	select {
 	case b.reqs <- r:
+	case <-b.stop:
+		return errStoreClosed
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -52,20 +63,31 @@ func (b *batchInserter) insert(ctx context.Context, doc any) error {
 		return err
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-b.stopped:
+		// run has exited; it may have answered just before.
+		select {
+		case err := <-r.done:
+			return err
+		default:
+			return errStoreClosed
+		}
 	}
 }
 
 func (b *batchInserter) run() {
-	defer b.wg.Done()
-	for first := range b.reqs {
+	defer close(b.stopped)
+	for {
+		var first insertReq
+		select {
+		case first = <-b.reqs:
+		case <-b.stop:
+			return
+		}
 		batch := []insertReq{first}
 	fill:
 		for len(batch) < maxBatch {
 			select {
-			case r, ok := <-b.reqs:
-				if !ok {
-					break fill
-				}
+			case r := <-b.reqs:
 				batch = append(batch, r)
 			default:
 				break fill
@@ -102,8 +124,9 @@ func (b *batchInserter) write(batch []insertReq) {
 	}
 }
 
-// close stops accepting inserts and waits for the last batch.
+// close stops taking inserts and waits for the batch being written; it may
+// be called more than once.
 func (b *batchInserter) close() {
-	close(b.reqs)
-	b.wg.Wait()
+	b.once.Do(func() { close(b.stop) })
+	<-b.stopped
 }

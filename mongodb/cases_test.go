@@ -368,3 +368,14 @@ func testConcurrentCreates(t *testing.T, db *mongodb.DB) {
 		}
 	}
 }
+
+func TestCreateCaseAfterCloseIsUnavailableNotAPanic(t *testing.T) {
+	db := testenv.Stores()[0].Open(t)
+	ctx := context.Background()
+	db.Close(ctx)
+	db.Close(ctx) // twice: the test cleanup closes again too
+	c := newCase(time.Now())
+	if err := db.CreateCase(ctx, c, []byte("t-"+c.ID)); whistle.ErrorCode(err) != whistle.EUNAVAILABLE {
+		t.Fatalf("err = %v, want %s", err, whistle.EUNAVAILABLE)
+	}
+}

@@ -193,6 +193,9 @@ func unavailable(err error) error {
 	if errors.Is(err, context.Canceled) {
 		return err
 	}
+	if errors.Is(err, errStoreClosed) {
+		return &whistle.Error{Code: whistle.EUNAVAILABLE, Message: "数据存储暂不可用，请稍后再试。", Err: err}
+	}
 	if mongo.IsNetworkError(err) || mongo.IsTimeout(err) || errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, mongo.ErrClientDisconnected) {
 		return &whistle.Error{Code: whistle.EUNAVAILABLE, Message: "数据存储暂不可用，请稍后再试。", Err: err}
