@@ -479,11 +479,14 @@ func (r *Router) decide(rep Report, sc *scratch) Decision {
 	return dec
 }
 
-// assists: a runner-up close enough to the lead to be asked to help; a
-// venue's department counts the weight it gave up to the hazard.
+// assists: a runner-up close enough to the lead to be asked to help; the
+// department of the venue where the hazard is assists whenever its own
+// keywords would have made it an assistant (谁为主谁牵头: 消防 leads, 商务 helps).
 func (r *Router) assists(sc *scratch, o, lead ranked) bool {
-	v := o.score + sc.venueLossOf(o.dep)
-	return v >= assistFloor && v >= assistShare*lead.score
+	if lost := sc.venueLossOf(o.dep); lost > 0 {
+		return o.score+lost >= assistFloor
+	}
+	return o.score >= assistFloor && o.score >= assistShare*lead.score
 }
 
 // concealmentLead hands a concealed accident to the department that
