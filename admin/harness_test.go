@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,23 +31,6 @@ var cheapKDF = crypto.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
 
 const goodPassword = "正确的密码-correct-horse"
 
-// clock is a test clock that only moves when told.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // site is a console mounted on the real HTTP stack and a real store, with
 // probe routes gated to handlers.
@@ -56,13 +38,13 @@ type site struct {
 	t     testing.TB
 	app   *fiber.App
 	store *mongodb.DB
-	clock *clock
+	clock *testenv.Clock
 	deps  admin.Deps
 }
 
 func newSite(t testing.TB, store *mongodb.DB, tune func(*admin.Deps)) *site {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	clk := testenv.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	deps := admin.Deps{Store: store, Logger: testenv.Quiet(), Now: clk.Now, KDF: cheapKDF}
 	if tune != nil {
 		tune(&deps)

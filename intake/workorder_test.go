@@ -28,33 +28,17 @@ import (
 // test moves (leases) and an API key.
 type orderSite struct {
 	env   *testEnv
-	clock *testClock
+	clock *testenv.Clock
 	svc   *Service
 	app   *fiber.App
 	key   string
 }
 
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func newOrderSite(t testing.TB, o HotlineOptions) *orderSite {
 	t.Helper()
 	env := newTestEnv(t)
-	clk := &testClock{t: time.Now()}
+	clk := testenv.NewClock(time.Now())
 	deps := env.deps
 	deps.Now = clk.Now
 	svc, err := NewService(deps)
