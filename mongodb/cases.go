@@ -45,29 +45,17 @@ func (d *DB) CreateCase(ctx context.Context, c *whistle.Case, receiptToken []byt
 
 // Case returns the case with the given id.
 func (d *DB) Case(ctx context.Context, id string) (*whistle.Case, error) {
-	var c whistle.Case
-	err := d.db.Collection(colCases).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&c)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, errNotFound
-	}
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	return &c, nil
+	return byID[whistle.Case](ctx, d.db.Collection(colCases), id, errNotFound)
 }
 
 // CaseByReceipt returns the case a receipt lookup token leads to. A token
 // that leads nowhere is ENOTFOUND, the same as an unknown one.
 func (d *DB) CaseByReceipt(ctx context.Context, receiptToken []byte) (*whistle.Case, error) {
-	var r struct {
+	r, err := byID[struct {
 		CaseID string `bson:"case_id"`
-	}
-	err := d.db.Collection(colReceipts).FindOne(ctx, bson.D{{Key: "_id", Value: hex.EncodeToString(receiptToken)}}).Decode(&r)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, errNotFound
-	}
+	}](ctx, d.db.Collection(colReceipts), hex.EncodeToString(receiptToken), errNotFound)
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, err
 	}
 	return d.Case(ctx, r.CaseID)
 }

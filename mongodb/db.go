@@ -233,3 +233,17 @@ func Ping(ctx context.Context, uri string) error {
 	defer client.Disconnect(context.Background())
 	return client.Ping(ctx, readpref.Primary())
 }
+
+// byID reads the document with the given _id — the one query FerretDB v1
+// serves from an index — returning notFound when there is none.
+func byID[T any](ctx context.Context, col *mongo.Collection, id any, notFound error) (*T, error) {
+	var doc T
+	err := col.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&doc)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return nil, notFound
+	}
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	return &doc, nil
+}

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
-	"go.mongodb.org/mongo-driver/mongo"
 
 	"whistle"
 )
@@ -35,15 +34,7 @@ func (d *DB) CreateSession(ctx context.Context, s *Session) error {
 
 // Session returns the session with the given id hash; ENOTFOUND if none.
 func (d *DB) Session(ctx context.Context, idHash string) (*Session, error) {
-	var s Session
-	err := d.db.Collection(colSessions).FindOne(ctx, bson.D{{Key: "_id", Value: idHash}}).Decode(&s)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, errSessionNotFound
-	}
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	return &s, nil
+	return byID[Session](ctx, d.db.Collection(colSessions), idHash, errSessionNotFound)
 }
 
 // TouchSession records activity on a session (for the idle timeout).

@@ -49,15 +49,7 @@ func (d *DB) CreateUser(ctx context.Context, u *User) error {
 
 // User returns the staff member with the given username; ENOTFOUND if none.
 func (d *DB) User(ctx context.Context, username string) (*User, error) {
-	var u User
-	err := d.db.Collection(colUsers).FindOne(ctx, bson.D{{Key: "_id", Value: username}}).Decode(&u)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, errUserNotFound
-	}
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	return &u, nil
+	return byID[User](ctx, d.db.Collection(colUsers), username, errUserNotFound)
 }
 
 // DisableUser marks a member disabled and ends all their sessions. Disabling

@@ -51,15 +51,7 @@ func (d *DB) ReserveWorkOrder(ctx context.Context, w WorkOrder) (*WorkOrder, boo
 
 // WorkOrder returns the reservation of an order number; ENOTFOUND if none.
 func (d *DB) WorkOrder(ctx context.Context, orderNo string) (*WorkOrder, error) {
-	var w WorkOrder
-	err := d.db.Collection(colWorkOrders).FindOne(ctx, bson.D{{Key: "_id", Value: orderNo}}).Decode(&w)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return nil, errWorkOrderNotFound
-	}
-	if err != nil {
-		return nil, unavailable(err)
-	}
-	return &w, nil
+	return byID[WorkOrder](ctx, d.db.Collection(colWorkOrders), orderNo, errWorkOrderNotFound)
 }
 
 // CompleteWorkOrder records that the order's case is stored.
