@@ -16,8 +16,8 @@
 //     指导, 配合) and keyword rules. A rule "塔吊/塔式起重机=5 @工地/施工 !公路"
 //     scores 5 once when any term occurs, a context term occurs and no
 //     exclusion term does. Signals (kind, urgency, referral, escalation), 新业态
-//     names, shadowing phrases (电动车 hides 动车) and landmark words (挨着,
-//     旁边) live there too, with the rules for concealed accidents and for the
+//     names, shadowing phrases (电动车 hides 动车), landmark words (挨着,
+//     旁边), venue kinds and supervised hazard kinds live there too, with the rules for concealed accidents and for the
 //     sectors that have national major-hazard criteria.
 //   - data/gazetteer.json — the 5 cities, 22 counties and 宁东能源化工基地 with
 //     aliases and well-known towns, parks and sights.
@@ -27,6 +27,10 @@
 // One pass of an Aho–Corasick automaton finds every keyword, place name and
 // signal term. Keywords inside a longer shadowing phrase are dropped; places
 // that only locate the matter ("挨着小学", "学校后面的山坡") count for less.
+// A kind of venue (商场, 学校, 医院…) counts half when another department's
+// rule names a hazard with its own supervisor (消防通道, 燃气, 电梯, 脚手架,
+// 地质灾害…): the hazard's department leads and the venue's assists, unless
+// the venue's department names the matter itself (a school laboratory).
 // Each rule fires at most once, the strongest first, and a keyword scores only
 // once per department; a duty's further rules add half their weight, and a
 // department's second and third duties a little more. The best department
