@@ -48,9 +48,11 @@ const (
 	colSessions   = "sessions"
 )
 
+// collections lists every collection, so that one place says what the
+// store holds and Open creates them all before the first write.
 var collections = []string{
 	colCases, colReceipts, colPending, colBuckets, colWorkOrders, colAPIKeys,
-	colUsers, colDepts, colAudit, colBlobs, colDupBands, colSessions,
+	colUsers, colDepts, colAudit, colBlobs, colDupBands, colSessions, colNotifications,
 }
 
 // Config says where the store lives.

@@ -26,11 +26,6 @@ import (
 // task is enqueued, so a task lost with Redis is found again by the sweep.
 const colNotifications = "notifications"
 
-// The collection is registered here rather than in db.go's list so that
-// this feature stays in its own file; Open creates it (and its SQLite _id
-// index) with the others.
-func init() { collections = append(collections, colNotifications) }
-
 // NotifySettings are where one recipient group (a sla.Target key such as
 // "department:自治区应急管理厅") is told that a case needs it.
 type NotifySettings struct {
