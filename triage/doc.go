@@ -31,6 +31,10 @@
 // rule names a hazard with its own supervisor (消防通道, 燃气, 电梯, 脚手架,
 // 地质灾害…): the hazard's department leads and the venue's assists, unless
 // the venue's department names the matter itself (a school laboratory).
+// When hazards of two different supervisors meet in one venue (液化气 and a
+// blocked staircase in a kindergarten), no hazard duty covers the whole
+// complaint and the venue's department leads, if its article supervises the
+// venue (教育 24(一), 民政, 卫健, 文旅) rather than only guiding it (商务 39(一)).
 // Each rule fires at most once, the strongest first, and a keyword scores only
 // once per department; a duty's further rules add half their weight, and a
 // department's second and third duties a little more. The best department

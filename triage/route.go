@@ -59,8 +59,9 @@ type scratch struct {
 	cand      []int32 // rules whose terms, context and exclusions hold
 	fired     []int32 // rules that scored
 	credited  []credit
-	venueLoss []loss  // weight departments lost because their keywords only named the venue
-	duties    []int32 // duties that scored
+	venueLoss []loss   // weight departments lost because their keywords only named the venue
+	hazards   [2]int32 // departments whose hazard rules made venue words yield, -1 when fewer
+	duties    []int32  // duties that scored
 	dutySum   []float64
 	dutyMax   []float64
 	dutyScore []float64
@@ -274,6 +275,7 @@ func (r *Router) score(sc *scratch) {
 		return cmp.Compare(a, b)
 	})
 	hazard := r.hazardDepartments(sc)
+	sc.hazards = hazard
 	for _, ri := range sc.cand {
 		ru := &r.rules[ri]
 		if ru.signal {
@@ -419,6 +421,7 @@ func (r *Router) decide(rep Report, sc *scratch) Decision {
 		}
 		return cmp.Compare(a.dep, b.dep)
 	})
+	r.venueLeads(sc, rank)
 	dec := Decision{}
 	if len(rank) > 0 {
 		dec.Kind = r.kind(sc, rank[0].dep)
@@ -463,7 +466,7 @@ func (r *Router) decide(rep Report, sc *scratch) Decision {
 			dec.Principle = PrincipleCompetent
 		}
 		dec.Basis = r.basis(sc, lead, rank)
-		margin := (lead.score - second) / lead.score
+		margin := max(0, lead.score-second) / lead.score // a venue that leads may trail its hazards
 		dec.Confidence = math.Round(lead.score/(lead.score+4)*(0.6+0.4*margin)*100) / 100
 	}
 	if dec.Kind == KindConcealment {
@@ -477,6 +480,36 @@ func (r *Router) decide(rep Report, sc *scratch) Decision {
 		len(rank) > 2 && rank[2].score >= assistShare*lead.score && rank[2].score >= minCompetent+1)
 	dec.Explanation = r.explain(dec, sc, lead, rank, newForm, jurNote)
 	return dec
+}
+
+// venueLeads moves the venue's department to the front when the report
+// lists hazards of two different supervisors in that venue (液化气 and a
+// blocked staircase in a kindergarten): no single hazard duty covers the
+// complaint, the venue's own safety management (教育 24(一): 督促各类学校
+// 落实安全防范措施) does when its article supervises the venue — 谁为主谁牵头
+// by the whole matter.
+func (r *Router) venueLeads(sc *scratch, rank []ranked) {
+	if sc.hazards[1] < 0 || len(rank) < 2 {
+		return
+	}
+	best, bestLost := -1, 0.0
+	for i, o := range rank {
+		if o.dep == sc.hazards[0] || o.dep == sc.hazards[1] {
+			continue
+		}
+		if r.duties[sc.deptBest[o.dep]].Role != RoleSupervise {
+			continue // 商务 39(一) only guides 商贸服务业; it does not supervise the venue
+		}
+		if lost := sc.venueLossOf(o.dep); lost > bestLost && o.score+lost >= venueYield {
+			best, bestLost = i, lost
+		}
+	}
+	if best > 0 {
+		v := rank[best]
+		v.score += bestLost // it leads for the venue, so its venue words count in full
+		copy(rank[1:best+1], rank[:best])
+		rank[0] = v
+	}
 }
 
 // assists: a runner-up close enough to the lead to be asked to help; the
@@ -540,7 +573,10 @@ func sigIndex(cat string) int {
 // kind: a concealed accident first, then a major hazard, then an illegal act.
 func (r *Router) kind(sc *scratch, lead int32) string {
 	major := majorThreshold
-	if containsDep(r.majorDom, lead) {
+	// a venue's supervisor that leads for its hazards (venueLeads) is judged
+	// by those hazards' national criteria
+	if containsDep(r.majorDom, lead) || lead != sc.hazards[0] && lead != sc.hazards[1] && sc.hazards[1] >= 0 &&
+		(containsDep(r.majorDom, sc.hazards[0]) || containsDep(r.majorDom, sc.hazards[1])) {
 		major = majorDomainThreshold
 	}
 	switch {
