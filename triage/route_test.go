@@ -133,14 +133,15 @@ func TestOwnReportsRouteToAcceptedLead(t *testing.T) {
 // fails below its floor, the accuracy last measured minus a small margin, so
 // that a change which loses generalisation is caught. First measurements
 // before any change made in response to a set: eval_independent 91.3 %,
-// eval_independent2 84.3 %, eval_independent3 92.5 %. All have since been used to find failure causes
+// eval_independent2 84.3 %, eval_independent3 92.5 %, eval_independent4 88.3 %. All have since been used to find failure causes
 // (venue vs hazard, stage, look-alike words), so they are no longer blind;
 // fixes were made from the articles and checked on own_reports4 and
-// own_reports5 first.
+// own_reports5 and own_reports6 first.
 var independentFloors = map[string]float64{
 	"testdata/eval_independent.jsonl":  0.97,
 	"testdata/eval_independent2.jsonl": 0.94,
 	"testdata/eval_independent3.jsonl": 0.97,
+	"testdata/eval_independent4.jsonl": 0.95,
 }
 
 func TestIndependentEvalSet(t *testing.T) {
