@@ -11,7 +11,7 @@ import (
 // hand-written own_reports*.jsonl and the held-out eval_independent*.jsonl.
 func labelledSets(t *testing.T) []string {
 	t.Helper()
-	sets := []string{"../../shared/testdata/triage_public.jsonl"}
+	sets := []string{"testdata/public.jsonl"}
 	for _, pattern := range []string{"testdata/own_reports*.jsonl", "testdata/eval_independent*.jsonl"} {
 		m, err := filepath.Glob(pattern)
 		if err != nil {
