@@ -31,7 +31,6 @@ var cheapKDF = crypto.KDFParams{Time: 1, MemoryKiB: 64, Threads: 1}
 
 const goodPassword = "正确的密码-correct-horse"
 
-
 // site is a console mounted on the real HTTP stack and a real store, with
 // probe routes gated to handlers.
 type site struct {

@@ -34,7 +34,6 @@ type orderSite struct {
 	key   string
 }
 
-
 func newOrderSite(t testing.TB, o HotlineOptions) *orderSite {
 	t.Helper()
 	env := newTestEnv(t)
