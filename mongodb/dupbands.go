@@ -5,10 +5,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/bson"
@@ -72,13 +70,15 @@ func (d *DB) LinkFingerprint(ctx context.Context, caseID string, fp []byte, band
 	}
 	shared := map[string]int{}
 	latest := map[string]time.Time{}
-	all, err := d.bandsCases(ctx, bands)
-	if err != nil {
-		return nil, err
-	}
+	// Band reads stay sequential: dozens of concurrent finds per report
+	// exhausted the embedded FerretDB's SQLite connection pool and stalled
+	// every worker (measured).
 	var writes []*mongo.UpdateOneModel
-	for i, b := range bands {
-		cases := all[i]
+	for _, b := range bands {
+		cases, err := d.bandCases(ctx, b)
+		if err != nil {
+			return nil, err
+		}
 		for id, t := range cases {
 			if id != caseID {
 				shared[id]++
@@ -113,79 +113,43 @@ func (d *DB) LinkFingerprint(ctx context.Context, caseID string, fp []byte, band
 	return ids, nil
 }
 
-// writeBands changes band memberships in one unordered bulk request.
-// FerretDB applies each update as read-modify-write, so two reports adding
-// themselves to one band at once could lose one; in single-process mode the
-// bulk request runs holding the locks of every band it touches.
+// writeBands changes band memberships. On MongoDB they go in one unordered
+// bulk request. On FerretDB (single-process mode) each band is updated on
+// its own under that band's lock: FerretDB applies an update as
+// read-modify-write, so two reports adding themselves to one band at once
+// could lose one, and concurrent multi-statement bulk updates stalled its
+// SQLite connection pool (measured: every worker waiting on a connection).
 func (d *DB) writeBands(ctx context.Context, writes []*mongo.UpdateOneModel) error {
-	if len(writes) == 0 {
-		return nil
+	col := d.db.Collection(colDupBands)
+	if d.locks == nil {
+		if len(writes) == 0 {
+			return nil
+		}
+		models := make([]mongo.WriteModel, len(writes))
+		for i, w := range writes {
+			models[i] = w
+		}
+		_, err := col.BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
+		return unavailable(err)
 	}
-	models := make([]mongo.WriteModel, len(writes))
-	keys := make([]string, len(writes))
-	for i, w := range writes {
-		models[i] = w
-		keys[i] = colDupBands + "|" + w.Filter.(bson.D)[0].Value.(string)
-	}
-	if d.locks != nil {
-		defer bandLocks.lockAll(keys)()
-	}
-	_, err := d.db.Collection(colDupBands).BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false))
-	return unavailable(err)
-}
-
-// bandLocks are the band documents' own locks: a report's bulk write holds
-// dozens of stripes, and sharing the case locks' stripes would stall case
-// updates behind it.
-var bandLocks = newStripedLock(4096)
-
-// lockAll takes the locks of several keys in stripe order, so that two
-// callers locking overlapping sets cannot deadlock.
-func (s *stripedLock) lockAll(keys []string) func() {
-	var idx []int
-	for _, k := range keys {
-		h := fnv.New32a()
-		h.Write([]byte(k))
-		idx = append(idx, int(h.Sum32()%uint32(len(s.mu))))
-	}
-	slices.Sort(idx)
-	idx = slices.Compact(idx)
-	for _, i := range idx {
-		s.mu[i].Lock()
-	}
-	return func() {
-		for _, i := range idx {
-			s.mu[i].Unlock()
+	for _, w := range writes {
+		opts := options.Update()
+		if w.Upsert != nil {
+			opts.SetUpsert(*w.Upsert)
+		}
+		unlock := bandLocks.lock(colDupBands + "|" + w.Filter.(bson.D)[0].Value.(string))
+		_, err := col.UpdateOne(ctx, w.Filter, w.Update, opts)
+		unlock()
+		if err != nil {
+			return unavailable(err)
 		}
 	}
+	return nil
 }
 
-// bandsCases reads the band documents concurrently (a report has 64 bands;
-// each read is one _id lookup).
-func (d *DB) bandsCases(ctx context.Context, bands [][]byte) ([]map[string]time.Time, error) {
-	out := make([]map[string]time.Time, len(bands))
-	errs := make([]error, len(bands))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range min(len(bands), bandReaders) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				out[i], errs[i] = d.bandCases(ctx, bands[i])
-			}
-		}()
-	}
-	for i := range bands {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return out, errors.Join(errs...)
-}
-
-// bandReaders bounds the concurrent band reads of one report.
-const bandReaders = 8
+// bandLocks are the band documents' own locks, apart from the case locks so
+// that band updates never wait behind case updates or the reverse.
+var bandLocks = newStripedLock(1024)
 
 func (d *DB) bandCases(ctx context.Context, token []byte) (map[string]time.Time, error) {
 	var doc bandDoc
