@@ -90,8 +90,12 @@ func runChildWorker() int {
 // one after the routing write but before its pending marker was cleared —
 // and restarts workers: each case ends routed exactly once.
 func TestKilledWorkerRoutesExactlyOnce(t *testing.T) {
+	t.Parallel() // mostly waiting for asynq's lease expiry
 	for _, redis := range testenv.Redises() {
-		t.Run(redis.Name, func(t *testing.T) { testKill(t, redis) })
+		t.Run(redis.Name, func(t *testing.T) {
+			t.Parallel()
+			testKill(t, redis)
+		})
 	}
 }
 
@@ -224,6 +228,7 @@ func (r *serverRedis) start(t *testing.T) {
 // stored and get receipts), starts an empty Redis, and drives the sweep:
 // every report is routed within two sweeps.
 func TestRedisOutageLosesNoReport(t *testing.T) {
+	t.Parallel()
 	backends := map[string]func(t *testing.T) restartableRedis{
 		"miniredis": func(t *testing.T) restartableRedis {
 			m := miniredis.NewMiniRedis()

@@ -7,6 +7,7 @@ import (
 
 	"whistle"
 	"whistle/crypto"
+	"whistle/intake"
 	"whistle/mongodb"
 	"whistle/workers/sla"
 )
@@ -27,10 +28,9 @@ const FinanceOffice = "自治区财政厅"
 const groupKeyVersion = 1
 
 // EnsureKeys gives every registry department (triage.Router.Departments)
-// and the region's 安委办 coordination office a key pair, if they have none
-// yet. Cities' coordination keys are created the first time a case of that
-// city is routed (GroupRecipient), since the jurisdictions come with cases.
-// Safe to run from several processes at once: the first stored key wins.
+// and the 安委办 coordination office of the region and of every city intake
+// accepts (intake.Cities, with 宁东) a key pair, if they have none yet. Safe
+// to run from several processes at once: the first stored key wins.
 func (w *Workers) EnsureKeys(ctx context.Context) error {
 	var errs []error
 	for _, d := range w.router.Departments() {
@@ -38,8 +38,14 @@ func (w *Workers) EnsureKeys(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if _, err := w.GroupRecipient(ctx, KindCoordination, sla.Region); err != nil {
-		errs = append(errs, err)
+	jurisdictions := []string{sla.Region}
+	for _, c := range intake.Cities {
+		jurisdictions = append(jurisdictions, c.Name)
+	}
+	for _, j := range jurisdictions {
+		if _, err := w.GroupRecipient(ctx, KindCoordination, j); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if _, err := w.GroupRecipient(ctx, KindFinance, FinanceOffice); err != nil {
 		errs = append(errs, err)
