@@ -35,23 +35,43 @@ type bucket[T any] struct {
 	Entries map[string]T `bson:"entries"`
 }
 
+// listLocks serialise updates of one list document within a process in
+// single-process mode: FerretDB applies $set/$unset as read-modify-write,
+// and 50 concurrent $set of distinct fields on one document kept 20
+// (measured). They are a table apart from the case locks, always taken after
+// a case lock and one at a time, so they cannot deadlock with them.
+var listLocks = newStripedLock(1024)
+
+// lockList locks one list document if the store runs in single-process mode.
+func (d *DB) lockList(id string) func() {
+	if d.locks == nil {
+		return func() {}
+	}
+	return listLocks.lock(d.cfg.Database + "\x00" + id)
+}
+
 func (d *DB) bucketPut(ctx context.Context, ref bucketRef, entry any) error {
 	col := d.db.Collection(colBuckets)
 	upsert := options.Update().SetUpsert(true)
 	dirKey := d.cfg.Database + "\x00" + ref.base + "#" + ref.part
 	if _, ok := d.knownParts.Load(dirKey); !ok {
-		if _, err := col.UpdateOne(ctx, bson.D{{Key: "_id", Value: ref.base}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "parts." + ref.part, Value: true}}}}, upsert); err != nil {
+		unlock := d.lockList(ref.base)
+		_, err := col.UpdateOne(ctx, bson.D{{Key: "_id", Value: ref.base}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "parts." + ref.part, Value: true}}}}, upsert)
+		unlock()
+		if err != nil {
 			return unavailable(err)
 		}
 		d.knownParts.Store(dirKey, true)
 	}
+	defer d.lockList(ref.base + "#" + ref.part)()
 	_, err := col.UpdateOne(ctx, bson.D{{Key: "_id", Value: ref.base + "#" + ref.part}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "entries." + ref.member, Value: entry}}}}, upsert)
 	return unavailable(err)
 }
 
 func (d *DB) bucketDelete(ctx context.Context, ref bucketRef) error {
+	defer d.lockList(ref.base + "#" + ref.part)()
 	_, err := d.db.Collection(colBuckets).UpdateOne(ctx, bson.D{{Key: "_id", Value: ref.base + "#" + ref.part}},
 		bson.D{{Key: "$unset", Value: bson.D{{Key: "entries." + ref.member, Value: ""}}}})
 	return unavailable(err)

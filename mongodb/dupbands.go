@@ -115,7 +115,7 @@ func (d *DB) LinkFingerprint(ctx context.Context, caseID string, fp []byte, band
 
 // writeBands changes band memberships. On MongoDB they go in one unordered
 // bulk request. On FerretDB (single-process mode) each band is updated on
-// its own under that band's lock: FerretDB applies an update as
+// its own under that band's list lock: FerretDB applies an update as
 // read-modify-write, so two reports adding themselves to one band at once
 // could lose one, and concurrent multi-statement bulk updates stalled its
 // SQLite connection pool (measured: every worker waiting on a connection).
@@ -137,7 +137,7 @@ func (d *DB) writeBands(ctx context.Context, writes []*mongo.UpdateOneModel) err
 		if w.Upsert != nil {
 			opts.SetUpsert(*w.Upsert)
 		}
-		unlock := bandLocks.lock(colDupBands + "|" + w.Filter.(bson.D)[0].Value.(string))
+		unlock := d.lockList(colDupBands + "|" + w.Filter.(bson.D)[0].Value.(string))
 		_, err := col.UpdateOne(ctx, w.Filter, w.Update, opts)
 		unlock()
 		if err != nil {
@@ -146,10 +146,6 @@ func (d *DB) writeBands(ctx context.Context, writes []*mongo.UpdateOneModel) err
 	}
 	return nil
 }
-
-// bandLocks are the band documents' own locks, apart from the case locks so
-// that band updates never wait behind case updates or the reverse.
-var bandLocks = newStripedLock(1024)
 
 func (d *DB) bandCases(ctx context.Context, token []byte) (map[string]time.Time, error) {
 	var doc bandDoc

@@ -240,23 +240,17 @@ func (d *DB) listDays(ctx context.Context, prefix string, now time.Time, days in
 	return out, nil
 }
 
-// listPut and listDelete change one entry of a list document. FerretDB
-// applies an update as read-modify-write, so two concurrent updates of one
-// document can lose one (measured: a settled delivery came back as
-// pending); in single-process mode they are serialised per document.
+// listPut and listDelete change one entry of a list document under its
+// list lock (see listLocks: a settled delivery came back as pending without).
 func (d *DB) listPut(ctx context.Context, listID, member string, at time.Time) error {
-	if d.locks != nil {
-		defer d.locks.lock(colNotifications + "|" + listID)()
-	}
+	defer d.lockList(colNotifications + "|" + listID)()
 	_, err := d.db.Collection(colNotifications).UpdateOne(ctx, bson.D{{Key: "_id", Value: listID}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "ids." + member, Value: at.UTC()}}}}, options.Update().SetUpsert(true))
 	return unavailable(err)
 }
 
 func (d *DB) listDelete(ctx context.Context, listID, member string) error {
-	if d.locks != nil {
-		defer d.locks.lock(colNotifications + "|" + listID)()
-	}
+	defer d.lockList(colNotifications + "|" + listID)()
 	_, err := d.db.Collection(colNotifications).UpdateOne(ctx, bson.D{{Key: "_id", Value: listID}},
 		bson.D{{Key: "$unset", Value: bson.D{{Key: "ids." + member, Value: ""}}}})
 	return unavailable(err)

@@ -41,6 +41,7 @@ func runRetention(ctx context.Context, args []string, env Env) error {
 		if err != nil {
 			return err
 		}
+		defer w.Shutdown() // never started: only releases its Redis connections
 		expired, err := w.Retention(ctx, *dryRun)
 		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "CASE\tCLOSED\tEXPIRED\tKEY COPIES\tMESSAGES\tATTACHMENTS\tIDENTITY")
