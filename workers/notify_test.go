@@ -269,3 +269,17 @@ func TestCheckNotifySettings(t *testing.T) {
 		}
 	}
 }
+
+func FuzzCheckNotifySettings(f *testing.F) {
+	f.Add("a@b.cn", "https://oapi.dingtalk.com/robot/send?access_token=x", "dingtalk")
+	f.Add("a@b.cn\r\nBcc: x@y.z", "http://x", "json")
+	f.Fuzz(func(t *testing.T, email, hook, format string) {
+		s := mongodb.NotifySettings{Target: "t", Email: []string{email}, Webhooks: []mongodb.Webhook{{URL: hook, Format: format}}}
+		if workers.CheckNotifySettings(s) != nil {
+			return
+		}
+		if strings.ContainsAny(email, "\r\n") || !strings.HasPrefix(hook, "https://") {
+			t.Fatalf("accepted email %q webhook %q", email, hook)
+		}
+	})
+}
