@@ -224,10 +224,12 @@ func testNotifyFailure(t *testing.T, redis testenv.Redis) {
 	h.routed(id)
 
 	var failed []mongodb.Delivery
+	// The failed list is written before the record's status (a crash in
+	// between must not hide a failure), so wait for both.
 	waitFor(t, "delivery given up", func() bool {
 		var err error
 		failed, err = h.store.FailedDeliveries(context.Background(), time.Now(), 1)
-		return err == nil && len(failed) == 1
+		return err == nil && len(failed) == 1 && failed[0].Status == mongodb.DeliveryFailed
 	})
 	dl := failed[0]
 	if dl.Attempts != 2 || dl.LastError != "webhook: HTTP 500" || dl.CaseID != id {
