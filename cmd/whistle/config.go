@@ -10,6 +10,7 @@ import (
 
 	"whistle/intake"
 	"whistle/queue"
+	"whistle/workers"
 )
 
 // envVar documents one configuration variable. The table is the single source
@@ -28,6 +29,13 @@ var envVars = []envVar{
 	{"WHISTLE_RECEIPT_LIMIT", "10/1m", "receipt-code entries per source: burst/refill interval"},
 	{"WHISTLE_TRUSTED_PROXIES", "", "comma-separated proxy IPs/CIDRs whose forwarded-address header is believed (for rate limits only; never logged)"},
 	{"WHISTLE_PROXY_HEADER", "X-Forwarded-For", "header carrying the client address from a trusted proxy"},
+	{"WHISTLE_PUBLIC_URL", "", "public address of the staff console, for links in staff notifications (e.g. https://whistle.example.gov.cn)"},
+	{"WHISTLE_SMTP_ADDR", "", "SMTP server host:port for staff notifications (STARTTLS required with a password)"},
+	{"WHISTLE_SMTP_FROM", "", "sender address of staff notifications"},
+	{"WHISTLE_SMTP_USERNAME", "", "SMTP user"},
+	{"WHISTLE_SMTP_PASSWORD", "", "SMTP password"},
+	{"WHISTLE_POLICY_FILE", "", "statutory deadlines and retention policy (JSON); unset = the compiled-in policy (workers/policy/policy.json)"},
+	{"WHISTLE_HOLIDAYS_FILE", "", "holiday calendar with 调休 (JSON); unset = the compiled-in calendar"},
 	{"WHISTLE_KEYS_DIR", "", "key set directory (mode 0700, files 0600); default <data dir>/keys with the embedded store"},
 	{"WHISTLE_KEYSET", "", "key set file content instead of WHISTLE_KEYS_DIR (e.g. from a secret manager)"},
 	{"MONGO_URI", "", "MongoDB URI; unset = embedded FerretDB on SQLite under the data dir"},
@@ -55,6 +63,10 @@ type Config struct {
 	ReceiptLimit    intake.Rate
 	TrustedProxies  []string
 	ProxyHeader     string
+	PublicURL       string
+	SMTP            workers.SMTPConfig
+	PolicyFile      string
+	HolidaysFile    string
 }
 
 // EmbeddedStore reports whether the process runs FerretDB itself.
@@ -135,6 +147,16 @@ func loadConfig(getenv func(string) string) (Config, error) {
 		*l.dst = r
 	}
 	c.TrustedProxies = queue.ParseAddrs(get("WHISTLE_TRUSTED_PROXIES"))
+	c.PublicURL = strings.TrimRight(get("WHISTLE_PUBLIC_URL"), "/")
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "https://") && !strings.HasPrefix(c.PublicURL, "http://") {
+		errs = append(errs, errors.New("WHISTLE_PUBLIC_URL: must start with https:// or http://"))
+	}
+	c.SMTP = workers.SMTPConfig{Addr: get("WHISTLE_SMTP_ADDR"), From: get("WHISTLE_SMTP_FROM"),
+		Username: get("WHISTLE_SMTP_USERNAME"), Password: get("WHISTLE_SMTP_PASSWORD")}
+	if c.SMTP.Addr != "" && c.SMTP.From == "" {
+		errs = append(errs, errors.New("WHISTLE_SMTP_FROM: required with WHISTLE_SMTP_ADDR"))
+	}
+	c.PolicyFile, c.HolidaysFile = get("WHISTLE_POLICY_FILE"), get("WHISTLE_HOLIDAYS_FILE")
 	c.ProxyHeader = get("WHISTLE_PROXY_HEADER")
 	return c, errors.Join(errs...)
 }

@@ -22,6 +22,7 @@ import (
 	"whistle/queue"
 	"whistle/triage"
 	"whistle/workers"
+	"whistle/workers/policy"
 )
 
 func init() {
@@ -74,8 +75,13 @@ func runServer(ctx context.Context, env Env, serveHTTP, work bool) error {
 	}
 	var pool *workers.Workers
 	if work {
+		pol, err := policy.Load(cfg.PolicyFile, cfg.HolidaysFile)
+		if err != nil {
+			return fmt.Errorf("policy: %w", err)
+		}
 		pool, err = workers.New(workers.Deps{Store: b.store, Queue: b.queue, Redis: b.redis, Keys: b.keys,
-			Router: router, Logger: log})
+			Router: router, Logger: log, Policy: pol,
+			Notify: workers.NotifyConfig{BaseURL: cfg.PublicURL, SMTP: cfg.SMTP}})
 		if err != nil {
 			return err
 		}
