@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -23,6 +24,10 @@ type FerretDB struct {
 	cancel context.CancelFunc
 	done   chan error
 }
+
+// newMu serialises ferretdb.New, which sets a global of FerretDB's (a data
+// race when tests start several servers at once).
+var newMu sync.Mutex
 
 // Backend selects FerretDB's storage.
 type Backend struct {
@@ -52,7 +57,9 @@ func StartFerretDB(ctx context.Context, b Backend, logger *slog.Logger) (*Ferret
 		cfg.Handler = "sqlite"
 		cfg.SQLiteURL = "file:" + abs + "/" // FerretDB requires the file: scheme and a trailing slash
 	}
+	newMu.Lock() // ferretdb.New writes a package-level version field
 	f, err := ferretdb.New(cfg)
+	newMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("start embedded FerretDB: %w", err)
 	}
