@@ -237,9 +237,16 @@ func testNotifyFailure(t *testing.T, redis testenv.Redis) {
 	}
 	ins := asynq.NewInspector(h.redis.ConnOpt())
 	defer ins.Close()
-	archived, err := ins.ListArchivedTasks(queue.Default)
-	if err != nil || len(archived) != 1 || archived[0].Type != queue.TypeNotify {
-		t.Fatalf("archived %v, %v: want the notify task, visible to operators", archived, err)
+	// asynq archives the task only after the handler has returned, which is
+	// after the delivery record says failed.
+	var archived []*asynq.TaskInfo
+	waitFor(t, "notify task archived", func() bool {
+		var err error
+		archived, err = ins.ListArchivedTasks(queue.Default)
+		return err == nil && len(archived) > 0
+	})
+	if len(archived) != 1 || archived[0].Type != queue.TypeNotify {
+		t.Fatalf("archived %v: want the notify task, visible to operators", archived)
 	}
 	if strings.Contains(archived[0].LastErr, "TOPSECRET") || strings.Contains(dl.LastError, "TOPSECRET") {
 		t.Fatal("the webhook's access token leaked into an error")
