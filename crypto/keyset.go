@@ -1,7 +1,6 @@
 package crypto
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -13,6 +12,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"whistle/internal/strictjson"
 )
 
 // Where the keyset comes from. Secrets never come from the database.
@@ -306,30 +307,13 @@ func ParseKeyset(data []byte) (*Keyset, error) {
 
 func decodeKeysetFile(data []byte) (keysetFile, error) {
 	var f keysetFile
-	if err := decodeStrictJSON(data, &f); err != nil {
+	if err := strictjson.Decode(data, &f, maxKeyFileSize); err != nil {
 		return f, fmt.Errorf("%w: keyset: %v", ErrMalformed, err)
 	}
 	if f.Format != keysetFormat {
 		return f, fmt.Errorf("%w: keyset format %q, want %q", ErrMalformed, f.Format, keysetFormat)
 	}
 	return f, nil
-}
-
-// decodeStrictJSON refuses unknown fields and trailing data, so a typo or a
-// concatenated file is an error rather than a silently ignored key.
-func decodeStrictJSON(data []byte, v any) error {
-	if len(data) > maxKeyFileSize {
-		return fmt.Errorf("larger than %d bytes", maxKeyFileSize)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("trailing data after the JSON object")
-	}
-	return nil
 }
 
 func buildKeyset(f keysetFile, source string) (*Keyset, error) {
@@ -398,7 +382,7 @@ func checkVersions(vs []uint32) error {
 // ParseCustodianKey decodes an offline custodian key file.
 func ParseCustodianKey(data []byte) (CustodianKey, error) {
 	var f custodianFile
-	if err := decodeStrictJSON(data, &f); err != nil {
+	if err := strictjson.Decode(data, &f, maxKeyFileSize); err != nil {
 		return CustodianKey{}, fmt.Errorf("%w: custodian key: %v", ErrMalformed, err)
 	}
 	switch {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"whistle/internal/strictjson"
 )
 
 const holidaysFormat = "whistle-holidays/1"
@@ -52,7 +54,7 @@ type Calendar struct {
 // ParseCalendar decodes and validates a holidays file for time zone loc.
 func ParseCalendar(b []byte, loc *time.Location) (*Calendar, error) {
 	var f holidaysFile
-	if err := decodeStrict(b, &f); err != nil {
+	if err := strictjson.Decode(b, &f, maxFileSize); err != nil {
 		return nil, fmt.Errorf("holidays: %w", err)
 	}
 	if f.Format != holidaysFormat {

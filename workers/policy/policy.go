@@ -12,15 +12,15 @@
 package policy
 
 import (
-	"bytes"
 	_ "embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"strings"
 	"time"
+
+	"whistle/internal/strictjson"
 )
 
 var (
@@ -222,7 +222,7 @@ func (p *Policy) validate() error {
 // Parse builds a policy from the content of a policy file and a holidays file.
 func Parse(policyJSON, holidaysJSON []byte) (*Policy, error) {
 	p := &Policy{}
-	if err := decodeStrict(policyJSON, p); err != nil {
+	if err := strictjson.Decode(policyJSON, p, maxFileSize); err != nil {
 		return nil, fmt.Errorf("policy: %w", err)
 	}
 	if err := p.validate(); err != nil {
@@ -272,23 +272,6 @@ func readLimited(path string) ([]byte, error) {
 		return nil, fmt.Errorf("policy: %s is larger than %d bytes", path, maxFileSize)
 	}
 	return b, nil
-}
-
-// decodeStrict refuses unknown fields and trailing data, so a misspelt key
-// is an error instead of a default silently kept.
-func decodeStrict(b []byte, v any) error {
-	if len(b) > maxFileSize {
-		return fmt.Errorf("larger than %d bytes", maxFileSize)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("trailing data after the JSON object")
-	}
-	return nil
 }
 
 // Location is the time zone deadlines are counted in.
