@@ -3,7 +3,6 @@ package triage
 import (
 	"path/filepath"
 	"sort"
-	"strings"
 	"testing"
 )
 
@@ -48,22 +47,7 @@ func TestEvalReport(t *testing.T) {
 				}
 			}
 		}
-		ok, kinds, labelledKinds := 0, 0, 0
-		var misses []string
-		for _, c := range cases {
-			d := r.Route(c.Report)
-			if c.Kind != "" {
-				labelledKinds++
-				if d.Kind == c.Kind {
-					kinds++
-				}
-			}
-			if contains(c.LeadAccept, d.Lead) {
-				ok++
-				continue
-			}
-			misses = append(misses, c.ID+": got "+d.Lead+" want "+strings.Join(c.LeadAccept, "|")+" — "+d.Explanation)
-		}
+		ok, kinds, labelledKinds, misses := score(r, cases)
 		t.Logf("%-45s leads %3d/%3d (%.1f %%)  kinds %d/%d", filepath.Base(path), ok, len(cases),
 			100*float64(ok)/float64(max(len(cases), 1)), kinds, labelledKinds)
 		if testing.Verbose() {

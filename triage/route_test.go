@@ -62,15 +62,9 @@ func testRouter(t testing.TB) *Router {
 	return r
 }
 
-// accuracy routes every case and reports the ones whose lead is not
-// accepted; it logs how many kinds agree with the label.
-func accuracy(t *testing.T, r *Router, cases []labelled) (ok int, misses []string) {
-	kinds, labelledKinds := 0, 0
-	defer func() {
-		if labelledKinds > 0 {
-			t.Logf("kind agrees with the label on %d/%d", kinds, labelledKinds)
-		}
-	}()
+// score routes every case: ok counts accepted leads, kinds the kinds that
+// agree with a labelled kind (of labelledKinds), misses describes the rest.
+func score(r *Router, cases []labelled) (ok, kinds, labelledKinds int, misses []string) {
 	for _, c := range cases {
 		d := r.Route(c.Report)
 		if c.Kind != "" {
@@ -84,6 +78,15 @@ func accuracy(t *testing.T, r *Router, cases []labelled) (ok int, misses []strin
 			continue
 		}
 		misses = append(misses, c.ID+": got "+d.Lead+" want "+strings.Join(c.LeadAccept, "|")+" — "+d.Explanation)
+	}
+	return ok, kinds, labelledKinds, misses
+}
+
+// accuracy is score for tests that check leads; it logs kind agreement.
+func accuracy(t *testing.T, r *Router, cases []labelled) (ok int, misses []string) {
+	ok, kinds, labelledKinds, misses := score(r, cases)
+	if labelledKinds > 0 {
+		t.Logf("kind agrees with the label on %d/%d", kinds, labelledKinds)
 	}
 	return ok, misses
 }
