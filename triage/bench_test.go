@@ -14,10 +14,7 @@ import (
 // characters, the length of a typical hotline work order.
 func benchReports(b *testing.B) []Report {
 	b.Helper()
-	cases, err := readLabelledFile("testdata/own_reports.jsonl")
-	if err != nil {
-		b.Fatal(err)
-	}
+	cases := precedentSet(b, "own_reports.jsonl")
 	out := make([]Report, len(cases))
 	for i, c := range cases {
 		rs := []rune(c.Text)

@@ -1,6 +1,6 @@
 package triage
 
-import _ "embed"
+import "embed"
 
 // The routing data is compiled into the binary: a worker or the CLI never
 // depends on a file beside it, and a decision always names the ruleset version
@@ -12,4 +12,6 @@ var (
 	registryJSON []byte
 	//go:embed data/gazetteer.json
 	gazetteerJSON []byte
+	//go:embed data/precedents/*.jsonl
+	precedentFiles embed.FS
 )

@@ -21,6 +21,8 @@
 //     sectors that have national major-hazard criteria.
 //   - data/gazetteer.json — the 5 cities, 22 counties and 宁东能源化工基地 with
 //     aliases and well-known towns, parks and sights.
+//   - data/precedents/*.jsonl — decided reports, one labelled report per line
+//     (see data/precedents/README.md).
 //
 // # How a report is decided
 //
@@ -40,8 +42,9 @@
 // department's second and third duties a little more. The best department
 // leads: alone it is 谁主管谁牵头; when another department's duty also names
 // the matter it is 谁为主谁牵头 and that department assists; a weak match or a
-// 新业态 the articles do not name makes it 谁靠近谁牵头, and with nothing close
-// the 自治区安委办 decides (Art. 10(四), 11). Concealed accidents go to the
+// 新业态 the articles do not name makes it 谁靠近谁牵头 (below the weakest
+// match, precedent picks the nearest of the departments whose words occur),
+// and with nothing close the 自治区安委办 decides (Art. 10(四), 11). Concealed accidents go to the
 // accident investigator (Art. 4; coal mines and railways keep their own).
 // Reports that accuse officials are copied to 自治区纪委监委 (责任追究办法
 // Art. 7(一)). Every decision cites the lead's items first.

@@ -1,31 +1,14 @@
 package triage
 
 import (
-	"path/filepath"
-	"sort"
 	"testing"
 )
 
-// labelledSets are every labelled JSON-lines file: the public samples, the
-// hand-written own_reports*.jsonl and the held-out eval_independent*.jsonl.
-func labelledSets(t *testing.T) []string {
-	t.Helper()
-	sets := []string{"testdata/public.jsonl"}
-	for _, pattern := range []string{"testdata/own_reports*.jsonl", "testdata/eval_independent*.jsonl"} {
-		m, err := filepath.Glob(pattern)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sort.Strings(m)
-		sets = append(sets, m...)
-	}
-	return sets
-}
-
-// TestEvalReport is the evaluation command: per labelled set it logs lead
-// accuracy, kind agreement and (with -v) every miss with the words that
-// decided it. It fails when a label names a lead the registry does not know,
-// since such a case could never be routed right and would skew every number.
+// TestEvalReport is the evaluation command: per precedent set it logs lead
+// accuracy with the shipped precedents and with the set held out, kind
+// agreement and (with -v) every held-out miss with the words that decided it.
+// It fails when a label names a lead the registry does not know, since such
+// a case could never be routed right and would skew every number.
 func TestEvalReport(t *testing.T) {
 	r := testRouter(t)
 	known := map[string]bool{}
@@ -34,22 +17,20 @@ func TestEvalReport(t *testing.T) {
 			known[d.Name] = true
 		}
 	}
-	for _, path := range labelledSets(t) {
-		cases, err := readLabelledFile(path)
-		if err != nil {
-			t.Errorf("%s: %v", path, err)
-			continue
-		}
-		for _, c := range cases {
+	sets := precedentSets(t)
+	for _, set := range sets {
+		for _, c := range set.Reports {
 			for _, l := range c.LeadAccept {
 				if !known[l] {
-					t.Errorf("%s %s: label %q is no department heading", path, c.ID, l)
+					t.Errorf("%s %s: label %q is no department heading", set.Name, c.ID, l)
 				}
 			}
 		}
-		ok, kinds, labelledKinds, misses := score(r, cases)
-		t.Logf("%-45s leads %3d/%3d (%.1f %%)  kinds %d/%d", filepath.Base(path), ok, len(cases),
-			100*float64(ok)/float64(max(len(cases), 1)), kinds, labelledKinds)
+		ok, kinds, labelledKinds, _ := score(r, set.Reports)
+		held, _, _, misses := score(routerWithout(t, sets, set.Name), set.Reports)
+		n := max(len(set.Reports), 1)
+		t.Logf("%-25s leads %3d/%3d (%5.1f %%) shipped, %3d (%5.1f %%) held out; kinds %d/%d", set.Name, ok, n,
+			100*float64(ok)/float64(n), held, 100*float64(held)/float64(n), kinds, labelledKinds)
 		if testing.Verbose() {
 			for _, m := range misses {
 				t.Log("   ", m)

@@ -129,7 +129,7 @@ func TestRegistryValidationRejectsBrokenData(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := newRouter(mutate(t, c.mutate), articlesJSON, gazetteerJSON)
+			_, err := newRouter(mutate(t, c.mutate), articlesJSON, gazetteerJSON, nil)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want one mentioning %q", err, c.want)
 			}
@@ -143,7 +143,7 @@ func TestArticleValidationRejectsDuplicatesAndEmptyTexts(t *testing.T) {
 		"empty item":        `{"articles":[{"document":"实施细则","number":13,"items":[{"n":1,"text":""}]}]}`,
 		"unknown document":  `{"articles":[{"document":"意见","number":13,"items":[{"n":1,"text":"a"}]}]}`,
 	} {
-		if _, err := newRouter(registryJSON, []byte(art), gazetteerJSON); err == nil {
+		if _, err := newRouter(registryJSON, []byte(art), gazetteerJSON, nil); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -32,6 +33,7 @@ const (
 const (
 	maxOccurrences = 4096 // keyword occurrences examined for shadows and landmarks
 	maxPunct       = 1024
+	maxGramRunes   = 4096 // runes whose n-grams precedent compares
 	landmarkGap    = 8   // runes between 挨着/离… and the place it qualifies
 	landmarkAfter  = 2   // runes between a place and 旁边/附近…
 	landmarkFactor = 0.4 // what a rule is worth when its keywords are only landmarks
@@ -70,6 +72,9 @@ type scratch struct {
 	depts     []int32 // departments that scored
 	signal    [8]float64
 	mentions  []mention
+	runes     []rune    // the folded text (its first maxGramRunes), for precedent n-grams
+	gramGen   []uint32  // precedent n-gram seen in this call
+	like      []float64 // department → precedent log-likelihood
 }
 
 // occurrence is one keyword hit: its term and the folded rune span
@@ -117,14 +122,14 @@ func (r *Router) newScratch() any {
 func (sc *scratch) reset() {
 	sc.gen++
 	if sc.gen == 0 { // wrapped: stale stamps could collide
-		for _, a := range [][]uint32{sc.termGen, sc.subjGen, sc.ruleGen, sc.dutyGen, sc.deptGen} {
+		for _, a := range [][]uint32{sc.termGen, sc.subjGen, sc.ruleGen, sc.dutyGen, sc.deptGen, sc.gramGen} {
 			clear(a)
 		}
 		sc.gen = 1
 	}
 	sc.occ, sc.special, sc.punct, sc.hits, sc.cand, sc.fired = sc.occ[:0], sc.special[:0], sc.punct[:0], sc.hits[:0], sc.cand[:0], sc.fired[:0]
 	sc.credited, sc.duties, sc.depts, sc.mentions = sc.credited[:0], sc.duties[:0], sc.depts[:0], sc.mentions[:0]
-	sc.venueLoss = sc.venueLoss[:0]
+	sc.venueLoss, sc.runes = sc.venueLoss[:0], sc.runes[:0]
 	sc.signal = [8]float64{}
 }
 
@@ -179,6 +184,9 @@ func (r *Router) match(text string, sc *scratch) {
 			continue
 		}
 		pos++
+		if len(sc.runes) < maxGramRunes {
+			sc.runes = append(sc.runes, f)
+		}
 		if isPunct(f) && len(sc.punct) < maxPunct {
 			sc.punct = append(sc.punct, pos)
 		}
@@ -421,7 +429,7 @@ func (r *Router) decide(rep Report, sc *scratch) Decision {
 		}
 		return cmp.Compare(a.dep, b.dep)
 	})
-	r.venueLeads(sc, rank)
+	venueLed := r.venueLeads(sc, rank)
 	dec := Decision{}
 	if len(rank) > 0 {
 		dec.Kind = r.kind(sc, rank[0].dep)
@@ -436,12 +444,25 @@ func (r *Router) decide(rep Report, sc *scratch) Decision {
 	if len(rank) > 0 {
 		lead = rank[0]
 	}
+	prec := precedentChoice{nearest: -1}
+	if lead.score >= minNearest && !venueLed { // the whole matter, not precedent, made the venue lead
+		prec.p = r.precedentLead(sc, rank)
+		lead = rank[0]
+	} else {
+		prec = r.precedentNearest(sc)
+	}
 	second := 0.0
 	if len(rank) > 1 {
 		second = rank[1].score
 	}
 	newForm := r.newFormTerm(sc)
 	switch {
+	case lead.score < minNearest && prec.nearest >= 0:
+		lead = ranked{dep: r.duties[prec.nearest].dept, score: lead.score}
+		dec.Lead = r.deps[lead.dep].Name
+		dec.Principle = PrincipleNearest
+		dec.Basis = []string{r.duties[prec.nearest].Citation}
+		dec.Confidence = math.Round((0.2+0.2*prec.p)*100) / 100
 	case lead.score < minNearest:
 		dec.Lead = r.deps[r.committee].Name
 		dec.Principle = PrincipleNearest
@@ -467,9 +488,15 @@ func (r *Router) decide(rep Report, sc *scratch) Decision {
 		}
 		dec.Basis = r.basis(sc, lead, rank)
 		margin := max(0, lead.score-second) / lead.score // a venue that leads may trail its hazards
+		if prec.p > 0 {
+			margin = prec.p // it trails the rules' first choice: precedent decided
+		}
 		dec.Confidence = math.Round(lead.score/(lead.score+4)*(0.6+0.4*margin)*100) / 100
 	}
 	if dec.Kind == KindConcealment {
+		if prec.nearest >= 0 {
+			lead.score = minNearest // a department close enough to assist the investigator
+		}
 		lead = r.concealmentLead(&dec, lead, rank)
 	}
 	if dec.Referral {
@@ -478,7 +505,7 @@ func (r *Router) decide(rep Report, sc *scratch) Decision {
 	dec.Urgent = dec.Kind == KindMajorHazard && sc.signal[sigIndex(sigUrgent)] > 0
 	dec.Escalate = dec.Kind == KindMajorHazard && (sc.signal[sigIndex(sigEscalate)] >= escalateMin || jur.Ambiguous ||
 		len(rank) > 2 && rank[2].score >= assistShare*lead.score && rank[2].score >= minCompetent+1)
-	dec.Explanation = r.explain(dec, sc, lead, rank, newForm, jurNote)
+	dec.Explanation = r.explain(dec, sc, lead, rank, newForm, prec, jurNote)
 	return dec
 }
 
@@ -488,9 +515,9 @@ func (r *Router) decide(rep Report, sc *scratch) Decision {
 // complaint, the venue's own safety management (教育 24(一): 督促各类学校
 // 落实安全防范措施) does when its article supervises the venue — 谁为主谁牵头
 // by the whole matter.
-func (r *Router) venueLeads(sc *scratch, rank []ranked) {
+func (r *Router) venueLeads(sc *scratch, rank []ranked) bool {
 	if sc.hazards[1] < 0 || len(rank) < 2 {
-		return
+		return false
 	}
 	best, bestLost := -1, 0.0
 	for i, o := range rank {
@@ -509,7 +536,9 @@ func (r *Router) venueLeads(sc *scratch, rank []ranked) {
 		v.score += bestLost // it leads for the venue, so its venue words count in full
 		copy(rank[1:best+1], rank[:best])
 		rank[0] = v
+		return true
 	}
+	return false
 }
 
 // assists: a runner-up close enough to the lead to be asked to help; the
@@ -668,7 +697,7 @@ func (r *Router) matchedTerms(sc *scratch, d int32, max int) []string {
 }
 
 // explain writes the one-paragraph zh-CN account a handler reads.
-func (r *Router) explain(dec Decision, sc *scratch, lead ranked, rank []ranked, newForm int32, jurNote string) string {
+func (r *Router) explain(dec Decision, sc *scratch, lead ranked, rank []ranked, newForm int32, prec precedentChoice, jurNote string) string {
 	var b strings.Builder
 	b.Grow(768)
 	w := func(parts ...string) { // several pieces without temporary strings
@@ -679,6 +708,14 @@ func (r *Router) explain(dec Decision, sc *scratch, lead ranked, rank []ranked, 
 	switch {
 	case lead.score < 0: // a concealed accident, see concealmentLead
 		w("来件反映生产安全事故瞒报、谎报，依据《实施细则》", r.conceal.citation, "（应急管理部门负责事故调查处理），由", dec.Lead, "牵头调查核实（", dec.Principle, "）。")
+	case prec.nearest >= 0:
+		du := r.duties[prec.nearest]
+		b.WriteString("来件未直接对应《实施细则》条文列明的职责")
+		if newForm >= 0 {
+			w("（涉及新业态“", r.terms[newForm], "”）")
+		}
+		w("；与", strconv.Itoa(r.prec.docs), "件已定案举报比对，最相近的是", dec.Lead, "的职责（", du.Citation, "：", du.summary,
+			"），按“谁靠近谁牵头”原则由其牵头办理（相近程度", percent(prec.p), "）。")
 	case lead.score < minNearest:
 		b.WriteString("来件未对应《实施细则》第十三条至第六十九条中任何部门的职责，")
 		if newForm >= 0 {
@@ -701,7 +738,11 @@ func (r *Router) explain(dec Decision, sc *scratch, lead ranked, rank []ranked, 
 		w("由", dec.Lead, "牵头办理（", dec.Principle)
 		switch dec.Principle {
 		case PrinciplePrimary:
-			b.WriteString("：多个部门职责涉及此事，该部门的职责与所反映问题最直接")
+			if prec.p > 0 {
+				w("：多个部门职责涉及此事，与", strconv.Itoa(r.prec.docs), "件已定案举报比对，此类问题由该部门牵头（相近程度", percent(prec.p), "）")
+			} else {
+				b.WriteString("：多个部门职责涉及此事，该部门的职责与所反映问题最直接")
+			}
 		case PrincipleNearest:
 			if newForm >= 0 {
 				w("：涉及新业态“", r.terms[newForm], "”，条文未直接列明，由职责最相近的部门牵头")

@@ -101,15 +101,21 @@ type Router struct {
 	referral  int32   // index of 自治区纪委监委
 	m         *matcher
 	gaz       *gazetteer
+	prec      *precedentModel
 	pool      sync.Pool
 }
 
-// New loads and validates the embedded registry, article texts and gazetteer.
+// New loads and validates the embedded registry, article texts, gazetteer
+// and precedents.
 func New() (*Router, error) {
-	return newRouter(registryJSON, articlesJSON, gazetteerJSON)
+	sets, err := readPrecedents(precedentFiles, "data/precedents")
+	if err != nil {
+		return nil, err
+	}
+	return newRouter(registryJSON, articlesJSON, gazetteerJSON, sets)
 }
 
-func newRouter(regJSON, artJSON, gazJSON []byte) (*Router, error) {
+func newRouter(regJSON, artJSON, gazJSON []byte, precedents []PrecedentSet) (*Router, error) {
 	arts, err := decodeArticles(artJSON)
 	if err != nil {
 		return nil, err
@@ -223,9 +229,45 @@ func newRouter(regJSON, artJSON, gazJSON []byte) (*Router, error) {
 		}
 	}
 	r.conceal.citation = Citation(f.Concealment.Article, f.Concealment.Item)
+	if err := r.learnPrecedents(precedents); err != nil {
+		return nil, err
+	}
 	r.m = newMatcher(r.terms)
 	r.pool.New = func() any { return r.newScratch() }
 	return r, nil
+}
+
+// learnPrecedents trains the precedent model on the decided reports and on
+// the article text of every duty item, so that a department nobody has
+// reported on yet is still known by its own words. A precedent that names
+// no department of the registry is an error: it could only mislead.
+func (r *Router) learnPrecedents(sets []PrecedentSet) error {
+	depIndex := map[string]int32{}
+	for i, d := range r.deps {
+		if int32(i) != r.committee && int32(i) != r.referral {
+			depIndex[d.Name] = int32(i)
+		}
+	}
+	var docs []trainingDoc
+	n := 0
+	for _, set := range sets {
+		for _, p := range set.Reports {
+			dep, ok := depIndex[p.label()]
+			if !ok {
+				return fmt.Errorf("data/precedents/%s %s: 牵头部门 %q 不是第十三条至第六十九条的部门", set.Name, p.ID, p.label())
+			}
+			docs = append(docs, trainingDoc{dep, p.Text})
+			n++
+		}
+	}
+	for _, du := range r.duties {
+		if _, ok := depIndex[r.deps[du.dept].Name]; ok {
+			docs = append(docs, trainingDoc{du.dept, du.Text})
+		}
+	}
+	r.prec = trainPrecedents(docs, len(r.deps), n)
+	r.version += fmt.Sprintf("+precedents-%d", n)
+	return nil
 }
 
 // concealment is who leads a concealed or misreported accident: the
