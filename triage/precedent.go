@@ -95,7 +95,7 @@ const precedentAlpha = 0.1
 // departments that the rules found; see Router.precedentLead.
 type precedentModel struct {
 	index  gramTable // n-gram → its id
-	from   []int32          // n-gram id → postings[from[id]:from[id+1]]
+	from   []int32   // n-gram id → postings[from[id]:from[id+1]]
 	post   []gramPost
 	unseen []float64 // department → log P(an n-gram it never saw)
 	known  []bool    // department has any training text

@@ -34,10 +34,10 @@ const (
 	maxOccurrences = 4096 // keyword occurrences examined for shadows and landmarks
 	maxPunct       = 1024
 	maxGramRunes   = 4096 // runes whose n-grams precedent compares
-	landmarkGap    = 8   // runes between 挨着/离… and the place it qualifies
-	landmarkAfter  = 2   // runes between a place and 旁边/附近…
-	landmarkFactor = 0.4 // what a rule is worth when its keywords are only landmarks
-	dutyRepeat     = 0.5 // what further rules of one duty add, relative to their weight
+	landmarkGap    = 8    // runes between 挨着/离… and the place it qualifies
+	landmarkAfter  = 2    // runes between a place and 旁边/附近…
+	landmarkFactor = 0.4  // what a rule is worth when its keywords are only landmarks
+	dutyRepeat     = 0.5  // what further rules of one duty add, relative to their weight
 	// 谁为主谁牵头 by the hazard, not the venue: when another department's
 	// rule at least this strong names what is wrong, rules that only name
 	// the kind of venue count for venueFactor of their weight.
