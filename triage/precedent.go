@@ -18,7 +18,7 @@ import (
 // which departments may lead a matter; when the duties of several name it,
 // the way such matters were decided before says which one does. Measured on
 // sets the keyword rules had never seen, choosing among the departments the
-// rules found by precedent raised accuracy from 84–88 % to 93 %
+// rules found by precedent raised accuracy by 5–12 points
 // (data/precedents/README.md).
 type Precedent struct {
 	Report
@@ -84,26 +84,26 @@ func readPrecedents(fsys fs.FS, dir string) ([]PrecedentSet, error) {
 	return sets, nil
 }
 
-// Smoothing of unseen character n-grams. Measured across held-out sets,
-// 0.02–0.1 and bigrams with or without trigrams all land within two reports
-// of each other; bigrams and trigrams with 0.1 is the middle of that range.
-const precedentAlpha = 0.1
-
-// precedentModel is a naive Bayes model over the character bigrams and
-// trigrams present in a report (each counted once), trained on the
-// precedents and on the article text of every duty item. It only ever ranks
-// departments that the rules found; see Router.precedentLead.
+// precedentModel compares a report with each department's precedents as
+// one TF-IDF centroid (Rocchio): the character bigrams and trigrams present
+// in a text, weighted by how rare they are across all training texts, and
+// the cosine between the report and the normalised sum of a department's
+// normalised texts. Measured on four held-out sets, it chose better than
+// naive Bayes (491 against 481 of 520), whose sharp posteriors favoured the
+// departments with the most precedents. Training texts are the precedents
+// and the article text of every duty item. The model only ever chooses
+// among departments the rules found; see Router.precedentLead.
 type precedentModel struct {
-	index  gramTable // n-gram → its id
-	from   []int32   // n-gram id → postings[from[id]:from[id+1]]
-	post   []gramPost
-	unseen []float64 // department → log P(an n-gram it never saw)
-	known  []bool    // department has any training text
-	docs   int       // precedents (not article items) it learnt from
+	index gramTable // n-gram → its id
+	from  []int32   // n-gram id → post[from[id]:from[id+1]]
+	post  []gramPost
+	idf   []float32 // n-gram id → its inverse document frequency
+	known []bool    // department has any training text
+	docs  int       // precedents (not article items) it learnt from
 }
 
-// gramPost: department dep saw the n-gram; w is what that adds to its
-// log-likelihood over an unseen n-gram.
+// gramPost: the centroid of department dep weighs the n-gram w (already
+// multiplied by the n-gram's idf, so that a dot product is one sum).
 type gramPost struct {
 	dep int32
 	w   float32
@@ -197,84 +197,106 @@ type trainingDoc struct {
 }
 
 func trainPrecedents(docs []trainingDoc, departments, precedents int) *precedentModel {
-	type count struct {
+	grams := make([][]uint64, len(docs)) // each text's distinct n-grams
+	df := map[uint64]int{}
+	for i, d := range docs {
+		eachGram(d.text, func(g uint64) { grams[i] = append(grams[i], g) })
+		slices.Sort(grams[i])
+		grams[i] = slices.Compact(grams[i])
+		for _, g := range grams[i] {
+			df[g]++
+		}
+	}
+	idf := make(map[uint64]float64, len(df))
+	for g, n := range df {
+		idf[g] = math.Log(float64(len(docs)) / float64(n))
+	}
+	centroid := make([]map[uint64]float64, departments)
+	for i, d := range docs {
+		norm := 0.0
+		for _, g := range grams[i] {
+			norm += idf[g] * idf[g]
+		}
+		if norm == 0 {
+			continue
+		}
+		norm = math.Sqrt(norm)
+		if centroid[d.dep] == nil {
+			centroid[d.dep] = map[uint64]float64{}
+		}
+		for _, g := range grams[i] {
+			centroid[d.dep][g] += idf[g] / norm
+		}
+	}
+	type entry struct {
 		dep int32
-		n   int32
+		w   float64
 	}
-	counts := map[uint64][]count{}
-	totals := make([]float64, departments)
-	seen := map[uint64]bool{}
-	for _, d := range docs {
-		clear(seen)
-		eachGram(d.text, func(g uint64) {
-			if seen[g] {
-				return
+	posts := map[uint64][]entry{}
+	m := &precedentModel{known: make([]bool, departments), docs: precedents}
+	for dep, c := range centroid {
+		norm := 0.0
+		for _, v := range c {
+			norm += v * v
+		}
+		if norm == 0 {
+			continue
+		}
+		m.known[dep] = true
+		norm = math.Sqrt(norm)
+		for g, v := range c {
+			if v > 0 {
+				posts[g] = append(posts[g], entry{int32(dep), v / norm * idf[g]})
 			}
-			seen[g] = true
-			totals[d.dep]++
-			cs := counts[g]
-			for i := range cs {
-				if cs[i].dep == d.dep {
-					cs[i].n++
-					return
-				}
-			}
-			counts[g] = append(cs, count{d.dep, 1})
-		})
+		}
 	}
-	m := &precedentModel{unseen: make([]float64, departments),
-		known: make([]bool, departments), docs: precedents}
-	keys := make([]uint64, 0, len(counts))
-	for g := range counts {
+	keys := make([]uint64, 0, len(df))
+	for g := range df {
 		keys = append(keys, g)
 	}
 	slices.Sort(keys) // the same ids on every start
-	vocab := float64(len(keys))
-	for dep, t := range totals {
-		if t > 0 {
-			m.known[dep] = true
-			m.unseen[dep] = math.Log(precedentAlpha / (t + precedentAlpha*vocab))
-		}
-	}
-	m.from = make([]int32, 0, len(keys)+1)
 	m.index = newGramTable(keys)
-	for _, g := range keys {
+	m.from = make([]int32, 0, len(keys)+1)
+	m.idf = make([]float32, len(keys))
+	for id, g := range keys {
+		m.idf[id] = float32(idf[g])
 		m.from = append(m.from, int32(len(m.post)))
-		for _, c := range counts[g] {
-			m.post = append(m.post, gramPost{c.dep, float32(math.Log((float64(c.n) + precedentAlpha) / precedentAlpha))})
+		es := posts[g]
+		slices.SortFunc(es, func(a, b entry) int { return int(a.dep - b.dep) })
+		for _, e := range es {
+			m.post = append(m.post, gramPost{e.dep, float32(e.w)})
 		}
 	}
 	m.from = append(m.from, int32(len(m.post)))
 	return m
 }
 
-// add adds what n-gram g says about each department to like, once per
-// text; it returns 1 when g is known and new to this text.
-func (m *precedentModel) add(g uint64, sc *scratch, like []float64) int {
+// add adds what n-gram g contributes to each department's similarity, once
+// per text, and returns its squared idf (0 when g is unknown or repeated).
+func (m *precedentModel) add(g uint64, sc *scratch, sim []float64) float64 {
 	id, ok := m.index.get(g)
 	if !ok || sc.gramGen[id] == sc.gen {
 		return 0
 	}
 	sc.gramGen[id] = sc.gen
 	for _, p := range m.post[m.from[id]:m.from[id+1]] {
-		like[p.dep] += float64(p.w)
+		sim[p.dep] += float64(p.w)
 	}
-	return 1
+	return float64(m.idf[id]) * float64(m.idf[id])
 }
 
-// posterior fills sc.like with every known department's log-likelihood of
-// the text that match folded into sc.runes and returns the log of their sum, so that a department's
-// probability among all of them is exp(sc.like[dep] - norm).
-func (m *precedentModel) posterior(sc *scratch) (norm float64) {
-	if len(sc.gramGen) < len(m.from) {
-		sc.gramGen = make([]uint32, len(m.from))
+// similarity fills sc.sim with the cosine between the text that match
+// folded into sc.runes and every known department's precedents.
+func (m *precedentModel) similarity(sc *scratch) {
+	if len(sc.gramGen) < len(m.idf) {
+		sc.gramGen = make([]uint32, len(m.idf))
 	}
-	if len(sc.like) < len(m.unseen) {
-		sc.like = make([]float64, len(m.unseen))
+	if len(sc.sim) < len(m.known) {
+		sc.sim = make([]float64, len(m.known))
 	}
-	like := sc.like[:len(m.unseen)]
-	clear(like)
-	present := 0
+	sim := sc.sim[:len(m.known)]
+	clear(sim)
+	norm := 0.0
 	var a, b rune
 	n := 0
 	for _, c := range sc.runes { // eachGram over runes folded once already
@@ -282,80 +304,74 @@ func (m *precedentModel) posterior(sc *scratch) (norm float64) {
 			continue
 		}
 		if n >= 1 {
-			present += m.add(gramKey(0, b, c, false), sc, like)
+			norm += m.add(gramKey(0, b, c, false), sc, sim)
 		}
 		if n >= 2 {
-			present += m.add(gramKey(a, b, c, true), sc, like)
+			norm += m.add(gramKey(a, b, c, true), sc, sim)
 		}
 		a, b = b, c
 		n++
 	}
-	top := math.Inf(-1)
-	for dep := range like {
-		if m.known[dep] {
-			like[dep] += float64(present) * m.unseen[dep]
-			top = max(top, like[dep])
+	if norm > 0 {
+		norm = math.Sqrt(norm)
+		for dep := range sim {
+			sim[dep] /= norm
 		}
 	}
-	sum := 0.0
-	for dep, l := range like {
-		if m.known[dep] {
-			sum += math.Exp(l - top)
-		}
-	}
-	return top + math.Log(sum)
 }
 
-// precedentMin is how likely, among all departments, precedent must make a
-// department before it decides; the model is sharp (most measured winners
-// are above 0.9), so this only keeps it out of near ties.
-const precedentMin = 0.5
-
-// precedentChoice is what precedent decided: p is the winner's probability
-// (0 when the rules' lead stands); nearest is the duty item cited when
-// precedent chose a department the rules found too weak (-1 otherwise).
+// precedentChoice is what precedent decided: sim is the winner's
+// similarity (0 when the rules' lead stands) and margin how far it is ahead
+// of the runner-up; nearest is the duty item cited when precedent chose a
+// department the rules found too weak (-1 otherwise).
 type precedentChoice struct {
-	p       float64
-	nearest int32
+	sim, margin float64
+	nearest     int32
 }
 
 // precedentLead: when the duties of several departments name the matter —
 // the rules' lead and those close enough to assist it — the department
 // whose decided reports read most like this one leads (谁为主谁牵头 as it was
-// decided before). It moves that department to the front of rank and
-// returns its probability, or 0 when the rules' lead stands.
-func (r *Router) precedentLead(sc *scratch, rank []ranked) float64 {
+// decided before). It moves that department to the front of rank.
+func (r *Router) precedentLead(sc *scratch, rank []ranked) precedentChoice {
+	none := precedentChoice{nearest: -1}
 	lead := rank[0]
-	var cands [maxAssists]int
-	n := 0
-	for i := 1; i < len(rank) && n < maxAssists; i++ {
+	var cands [maxAssists + 1]int
+	n := 1 // cands[0] is the lead
+	for i := 1; i < len(rank) && n <= maxAssists; i++ {
 		if r.assists(sc, rank[i], lead) {
 			cands[n] = i
 			n++
 		}
 	}
-	if n == 0 {
-		return 0
+	if n == 1 {
+		return none
 	}
-	norm := r.prec.posterior(sc)
-	best := 0
-	bestLike := math.Inf(-1)
-	if r.prec.known[lead.dep] {
-		bestLike = sc.like[lead.dep]
-	}
+	r.prec.similarity(sc)
+	best, runnerUp := -1, 0.0
 	for _, i := range cands[:n] {
-		if d := rank[i].dep; r.prec.known[d] && sc.like[d] > bestLike {
-			best, bestLike = i, sc.like[d]
+		d := rank[i].dep
+		if !r.prec.known[d] {
+			continue
+		}
+		switch v := sc.sim[d]; {
+		case best < 0 || v > sc.sim[rank[best].dep]:
+			if best >= 0 {
+				runnerUp = sc.sim[rank[best].dep]
+			}
+			best = i
+		case v > runnerUp:
+			runnerUp = v
 		}
 	}
-	p := math.Exp(bestLike - norm)
-	if best == 0 || p < precedentMin {
-		return 0
+	if best <= 0 {
+		return none
 	}
 	v := rank[best]
 	copy(rank[1:best+1], rank[:best])
 	rank[0] = v
-	return p
+	s := sc.sim[v.dep]
+	return precedentChoice{sim: s, margin: (s - runnerUp) / s, nearest: -1}
 }
 
 // precedentNearest: when no duty names the matter well enough, the
@@ -368,24 +384,20 @@ func (r *Router) precedentNearest(sc *scratch) precedentChoice {
 	if len(sc.depts) == 0 {
 		return none
 	}
-	norm := r.prec.posterior(sc)
+	r.prec.similarity(sc)
 	best := int32(-1)
 	for dep, known := range r.prec.known {
-		if known && (best < 0 || sc.like[dep] > sc.like[best]) {
+		if known && (best < 0 || sc.sim[dep] > sc.sim[best]) {
 			best = int32(dep)
 		}
 	}
-	if best < 0 || sc.deptGen[best] != sc.gen {
+	if best < 0 || sc.sim[best] <= 0 || sc.deptGen[best] != sc.gen {
 		return none
 	}
-	p := math.Exp(sc.like[best] - norm)
-	if p < precedentMin {
-		return none
-	}
-	return precedentChoice{p: p, nearest: sc.deptBest[best]}
+	return precedentChoice{sim: sc.sim[best], nearest: sc.deptBest[best]}
 }
 
-// percent writes a probability as a whole percentage for explanations.
-func percent(p float64) string {
-	return strconv.Itoa(int(math.Round(p*100))) + "%"
+// decimal writes a similarity with two decimals for explanations.
+func decimal(v float64) string {
+	return strconv.FormatFloat(v, 'f', 2, 64)
 }

@@ -76,8 +76,7 @@ type registryFile struct {
 		Why     string   `json:"why"`
 		Lead    string   `json:"lead"`
 		Article int      `json:"article"`
-		Item    int      `json:"item"`
-		Keep    []string `json:"keep"`
+		Item    int    `json:"item"`
 	} `json:"concealment"`
 }
 
@@ -256,11 +255,6 @@ func loadRegistry(regJSON []byte, arts *articleSet) (*registryFile, []Department
 		}
 		if !found {
 			return nil, nil, fmt.Errorf("concealment: %s 不是 %s 的职责条款", Citation(c.Article, c.Item), c.Lead)
-		}
-	}
-	for _, k := range c.Keep {
-		if !seen[k] {
-			return nil, nil, fmt.Errorf("concealment: 部门 %q 未登记", k)
 		}
 	}
 	if f.MajorDomains.Why == "" || len(f.MajorDomains.Departments) == 0 {

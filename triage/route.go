@@ -74,7 +74,7 @@ type scratch struct {
 	mentions  []mention
 	runes     []rune    // the folded text (its first maxGramRunes), for precedent n-grams
 	gramGen   []uint32  // precedent n-gram seen in this call
-	like      []float64 // department → precedent log-likelihood
+	sim       []float64 // department → similarity to its precedents
 }
 
 // occurrence is one keyword hit: its term and the folded rune span
@@ -446,7 +446,7 @@ func (r *Router) decide(rep Report, sc *scratch) Decision {
 	}
 	prec := precedentChoice{nearest: -1}
 	if lead.score >= minNearest && !venueLed { // the whole matter, not precedent, made the venue lead
-		prec.p = r.precedentLead(sc, rank)
+		prec = r.precedentLead(sc, rank)
 		lead = rank[0]
 	} else {
 		prec = r.precedentNearest(sc)
@@ -462,7 +462,7 @@ func (r *Router) decide(rep Report, sc *scratch) Decision {
 		dec.Lead = r.deps[lead.dep].Name
 		dec.Principle = PrincipleNearest
 		dec.Basis = []string{r.duties[prec.nearest].Citation}
-		dec.Confidence = math.Round((0.2+0.2*prec.p)*100) / 100
+		dec.Confidence = 0.3
 	case lead.score < minNearest:
 		dec.Lead = r.deps[r.committee].Name
 		dec.Principle = PrincipleNearest
@@ -488,8 +488,8 @@ func (r *Router) decide(rep Report, sc *scratch) Decision {
 		}
 		dec.Basis = r.basis(sc, lead, rank)
 		margin := max(0, lead.score-second) / lead.score // a venue that leads may trail its hazards
-		if prec.p > 0 {
-			margin = prec.p // it trails the rules' first choice: precedent decided
+		if prec.sim > 0 {
+			margin = prec.margin // it may trail the rules' first choice: precedent decided
 		}
 		dec.Confidence = math.Round(lead.score/(lead.score+4)*(0.6+0.4*margin)*100) / 100
 	}
@@ -497,7 +497,7 @@ func (r *Router) decide(rep Report, sc *scratch) Decision {
 		if prec.nearest >= 0 {
 			lead.score = minNearest // a department close enough to assist the investigator
 		}
-		lead = r.concealmentLead(&dec, lead, rank)
+		lead = r.concealmentLead(&dec, lead)
 	}
 	if dec.Referral {
 		dec.Assist = append(dec.Assist, r.deps[r.referral].Name)
@@ -551,20 +551,21 @@ func (r *Router) assists(sc *scratch, o, lead ranked) bool {
 	return o.score >= assistFloor && o.score >= assistShare*lead.score
 }
 
-// concealmentLead hands a concealed accident to the department that
-// investigates accidents; the sector department it would have gone to assists.
-func (r *Router) concealmentLead(dec *Decision, lead ranked, rank []ranked) ranked {
-	if lead.dep == r.conceal.lead || lead.score >= minNearest && containsDep(r.conceal.keep, lead.dep) {
-		return lead
-	}
-	var assist []string
+// concealmentLead: a concealed accident is checked by the department that
+// manages its sector (管行业必须管安全), the accident investigator assisting
+// (Art. 4); when no sector shows, the investigator leads.
+func (r *Router) concealmentLead(dec *Decision, lead ranked) ranked {
+	investigator := r.deps[r.conceal.lead].Name
 	if lead.score >= minNearest {
-		assist = append(assist, dec.Lead)
-	}
-	for _, a := range dec.Assist {
-		if a != r.deps[r.conceal.lead].Name && len(assist) < maxAssists {
-			assist = append(assist, a)
+		if lead.dep != r.conceal.lead {
+			dec.Assist = append([]string{investigator}, slices.DeleteFunc(dec.Assist, func(a string) bool { return a == investigator })...)
+			if len(dec.Assist) > maxAssists {
+				dec.Assist = dec.Assist[:maxAssists]
+			}
+			dec.Basis = append(slices.DeleteFunc(dec.Basis, func(b string) bool { return b == r.conceal.citation }), r.conceal.citation)
+			dec.Principle = PrinciplePrimary
 		}
+		return lead
 	}
 	basis := []string{r.conceal.citation}
 	for _, b := range dec.Basis {
@@ -572,11 +573,9 @@ func (r *Router) concealmentLead(dec *Decision, lead ranked, rank []ranked) rank
 			basis = append(basis, b)
 		}
 	}
-	dec.Lead, dec.Assist, dec.Basis = r.deps[r.conceal.lead].Name, assist, basis
-	dec.Principle = PrinciplePrimary
-	if len(assist) == 0 {
-		dec.Principle = PrincipleCompetent
-	}
+	dec.Lead, dec.Basis = investigator, basis
+	dec.Assist = slices.DeleteFunc(dec.Assist, func(a string) bool { return a == investigator })
+	dec.Principle = PrincipleCompetent
 	dec.Confidence = math.Max(dec.Confidence, 0.5)
 	return ranked{dep: r.conceal.lead, score: -1}
 }
@@ -706,8 +705,8 @@ func (r *Router) explain(dec Decision, sc *scratch, lead ranked, rank []ranked, 
 		}
 	}
 	switch {
-	case lead.score < 0: // a concealed accident, see concealmentLead
-		w("来件反映生产安全事故瞒报、谎报，依据《实施细则》", r.conceal.citation, "（应急管理部门负责事故调查处理），由", dec.Lead, "牵头调查核实（", dec.Principle, "）。")
+	case lead.score < 0: // a concealed accident in no clear sector, see concealmentLead
+		w("来件反映生产安全事故瞒报、谎报，未显示所属行业，依据《实施细则》", r.conceal.citation, "（应急管理部门负责事故调查处理），由", dec.Lead, "牵头调查核实（", dec.Principle, "）。")
 	case prec.nearest >= 0:
 		du := r.duties[prec.nearest]
 		b.WriteString("来件未直接对应《实施细则》条文列明的职责")
@@ -715,7 +714,7 @@ func (r *Router) explain(dec Decision, sc *scratch, lead ranked, rank []ranked, 
 			w("（涉及新业态“", r.terms[newForm], "”）")
 		}
 		w("；与", strconv.Itoa(r.prec.docs), "件已定案举报比对，最相近的是", dec.Lead, "的职责（", du.Citation, "：", du.summary,
-			"），按“谁靠近谁牵头”原则由其牵头办理（相近程度", percent(prec.p), "）。")
+			"），按“谁靠近谁牵头”原则由其牵头办理（相似度", decimal(prec.sim), "）。")
 	case lead.score < minNearest:
 		b.WriteString("来件未对应《实施细则》第十三条至第六十九条中任何部门的职责，")
 		if newForm >= 0 {
@@ -738,8 +737,8 @@ func (r *Router) explain(dec Decision, sc *scratch, lead ranked, rank []ranked, 
 		w("由", dec.Lead, "牵头办理（", dec.Principle)
 		switch dec.Principle {
 		case PrinciplePrimary:
-			if prec.p > 0 {
-				w("：多个部门职责涉及此事，与", strconv.Itoa(r.prec.docs), "件已定案举报比对，此类问题由该部门牵头（相近程度", percent(prec.p), "）")
+			if prec.sim > 0 {
+				w("：多个部门职责涉及此事，与", strconv.Itoa(r.prec.docs), "件已定案举报比对，此类问题由该部门牵头的相似度最高（", decimal(prec.sim), "）")
 			} else {
 				b.WriteString("：多个部门职责涉及此事，该部门的职责与所反映问题最直接")
 			}
@@ -752,9 +751,13 @@ func (r *Router) explain(dec Decision, sc *scratch, lead ranked, rank []ranked, 
 		}
 		b.WriteString("）。")
 	}
+	conceal := dec.Kind == KindConcealment && lead.score >= 0
+	if conceal && dec.Lead != r.deps[r.conceal.lead].Name {
+		w("来件反映生产安全事故瞒报、谎报，", r.deps[r.conceal.lead].Name, "依", r.conceal.citation, "（负责事故调查处理）配合调查。")
+	}
 	for _, o := range rank {
 		name := r.deps[o.dep].Name
-		if name == dec.Lead || !contains(dec.Assist, name) {
+		if name == dec.Lead || !contains(dec.Assist, name) || conceal && o.dep == r.conceal.lead {
 			continue
 		}
 		od := r.duties[sc.deptBest[o.dep]]

@@ -224,9 +224,6 @@ func newRouter(regJSON, artJSON, gazJSON []byte, precedents []PrecedentSet) (*Ro
 		if contains(f.MajorDomains.Departments, d.Name) {
 			r.majorDom = append(r.majorDom, int32(di))
 		}
-		if contains(f.Concealment.Keep, d.Name) {
-			r.conceal.keep = append(r.conceal.keep, int32(di))
-		}
 	}
 	r.conceal.citation = Citation(f.Concealment.Article, f.Concealment.Item)
 	if err := r.learnPrecedents(precedents); err != nil {
@@ -270,13 +267,12 @@ func (r *Router) learnPrecedents(sets []PrecedentSet) error {
 	return nil
 }
 
-// concealment is who leads a concealed or misreported accident: the
-// department that investigates accidents, unless the sector's own
-// investigator (coal mines, railways) already leads.
+// concealment is the department that investigates accidents: it assists
+// the sector's department with a concealed or misreported accident, and
+// leads when no sector shows.
 type concealment struct {
 	lead     int32
 	citation string
-	keep     []int32
 }
 
 // Version is the registry version, stored with every routing decision.
