@@ -73,9 +73,9 @@ type registryFile struct {
 		Departments []string `json:"departments"`
 	} `json:"major_domains"`
 	Concealment struct {
-		Why     string   `json:"why"`
-		Lead    string   `json:"lead"`
-		Article int      `json:"article"`
+		Why     string `json:"why"`
+		Lead    string `json:"lead"`
+		Article int    `json:"article"`
 		Item    int    `json:"item"`
 	} `json:"concealment"`
 }
