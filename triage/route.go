@@ -74,6 +74,8 @@ type scratch struct {
 	mentions  []mention
 	runes     []rune    // the folded text (its first maxGramRunes), for precedent n-grams
 	gramGen   []uint32  // precedent n-gram seen in this call
+	gramIDs   []int32   // the text's distinct precedent n-grams
+	gramNorm  float64   // length of the text's TF-IDF vector
 	sim       []float64 // department → similarity to its precedents
 }
 
@@ -436,6 +438,11 @@ func (r *Router) decide(rep Report, sc *scratch) Decision {
 	} else {
 		dec.Kind = r.kind(sc, -1)
 	}
+	major := dec.Kind == KindMajorHazard // by the signals and national criteria: urgency and escalation follow it
+	r.prec.read(sc)
+	if k := r.precedentKind(sc); k != "" && dec.Kind != KindConcealment {
+		dec.Kind = k // readers judge the kind as they did before; a concealed accident stays one
+	}
 	dec.Referral = sc.signal[sigIndex(sigReferral)] >= referralMin
 	jur, jurNote := r.gaz.resolve(rep.City, rep.County, sc.mentions)
 	dec.Jurisdiction = jur
@@ -502,8 +509,8 @@ func (r *Router) decide(rep Report, sc *scratch) Decision {
 	if dec.Referral {
 		dec.Assist = append(dec.Assist, r.deps[r.referral].Name)
 	}
-	dec.Urgent = dec.Kind == KindMajorHazard && sc.signal[sigIndex(sigUrgent)] > 0
-	dec.Escalate = dec.Kind == KindMajorHazard && (sc.signal[sigIndex(sigEscalate)] >= escalateMin || jur.Ambiguous ||
+	dec.Urgent = major && sc.signal[sigIndex(sigUrgent)] > 0
+	dec.Escalate = major && (sc.signal[sigIndex(sigEscalate)] >= escalateMin || jur.Ambiguous ||
 		len(rank) > 2 && rank[2].score >= assistShare*lead.score && rank[2].score >= minCompetent+1)
 	dec.Explanation = r.explain(dec, sc, lead, rank, newForm, prec, jurNote)
 	return dec

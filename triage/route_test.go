@@ -107,7 +107,7 @@ var heldOutFloors = map[string]float64{
 	"own_reports2.jsonl":      0.96,
 	"own_reports3.jsonl":      0.95,
 	"own_reports4.jsonl":      0.95,
-	"own_reports5.jsonl":      0.9,
+	"own_reports5.jsonl":      0.93,
 	"own_reports6.jsonl":      0.89,
 	"own_reports7.jsonl":      0.95,
 	"eval_independent.jsonl":  0.96,
@@ -115,8 +115,8 @@ var heldOutFloors = map[string]float64{
 	"eval_independent3.jsonl": 0.97,
 	"eval_independent4.jsonl": 0.95,
 	"eval_independent5.jsonl": 0.96,
-	"eval_independent6.jsonl": 0.85,
-	"eval_independent7.jsonl": 0.85,
+	"eval_independent6.jsonl": 0.9,
+	"eval_independent7.jsonl": 0.9,
 }
 
 func TestPrecedentSetsRouteWhenHeldOut(t *testing.T) {

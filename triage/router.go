@@ -2,6 +2,7 @@ package triage
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -253,13 +254,17 @@ func (r *Router) learnPrecedents(sets []PrecedentSet) error {
 			if !ok {
 				return fmt.Errorf("data/precedents/%s %s: 牵头部门 %q 不是第十三条至第六十九条的部门", set.Name, p.ID, p.label())
 			}
-			docs = append(docs, trainingDoc{dep, p.Text})
+			kind := int32(slices.Index(kinds[:], p.Kind))
+			if kind < 0 && p.Kind != "" {
+				return fmt.Errorf("data/precedents/%s %s: 类型 %q 不是%s", set.Name, p.ID, p.Kind, strings.Join(kinds[:], "、"))
+			}
+			docs = append(docs, trainingDoc{dep, kind, p.Text})
 			n++
 		}
 	}
 	for _, du := range r.duties {
 		if _, ok := depIndex[r.deps[du.dept].Name]; ok {
-			docs = append(docs, trainingDoc{du.dept, du.Text})
+			docs = append(docs, trainingDoc{du.dept, -1, du.Text})
 		}
 	}
 	r.prec = trainPrecedents(docs, len(r.deps), n)
