@@ -117,6 +117,7 @@ var heldOutFloors = map[string]float64{
 	"eval_independent5.jsonl": 0.96,
 	"eval_independent6.jsonl": 0.9,
 	"eval_independent7.jsonl": 0.9,
+	"eval_independent8.jsonl": 0.9,
 }
 
 func TestPrecedentSetsRouteWhenHeldOut(t *testing.T) {
