@@ -13,14 +13,14 @@ import (
 	"unicode"
 )
 
-// Precedents are reports whose lead department has been decided, kept in
+// precedent is a report whose lead department has been decided, kept in
 // data/precedents/*.jsonl (one labelled report per line). The articles say
 // which departments may lead a matter; when the duties of several name it,
 // the way such matters were decided before says which one does. Measured on
 // sets the keyword rules had never seen, choosing among the departments the
 // rules found by precedent raised accuracy by 5–12 points
 // (data/precedents/README.md).
-type Precedent struct {
+type precedent struct {
 	Report
 	Lead       string   `json:"lead"`        // the reader's lead; empty when only lead_accept is given
 	LeadAccept []string `json:"lead_accept"` // every lead the reader accepts
@@ -28,7 +28,7 @@ type Precedent struct {
 }
 
 // label is the department a precedent teaches.
-func (p Precedent) label() string {
+func (p precedent) label() string {
 	if p.Lead != "" {
 		return p.Lead
 	}
@@ -38,25 +38,25 @@ func (p Precedent) label() string {
 	return ""
 }
 
-// PrecedentSet is one file of precedents, named by its file name.
-type PrecedentSet struct {
+// precedentFile is one file of precedents, named by its file name.
+type precedentFile struct {
 	Name    string
-	Reports []Precedent
+	Reports []precedent
 }
 
 // readPrecedents reads every *.jsonl file of dir in fsys.
-func readPrecedents(fsys fs.FS, dir string) ([]PrecedentSet, error) {
+func readPrecedents(fsys fs.FS, dir string) ([]precedentFile, error) {
 	names, err := fs.Glob(fsys, path.Join(dir, "*.jsonl"))
 	if err != nil {
 		return nil, err
 	}
-	var sets []PrecedentSet
+	var sets []precedentFile
 	for _, name := range names {
 		data, err := fs.ReadFile(fsys, name)
 		if err != nil {
 			return nil, err
 		}
-		set := PrecedentSet{Name: path.Base(name)}
+		set := precedentFile{Name: path.Base(name)}
 		sc := bufio.NewScanner(bytes.NewReader(data))
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for n := 1; sc.Scan(); n++ {
@@ -64,7 +64,7 @@ func readPrecedents(fsys fs.FS, dir string) ([]PrecedentSet, error) {
 			if len(line) == 0 {
 				continue
 			}
-			var p Precedent
+			var p precedent
 			if err := json.Unmarshal(line, &p); err != nil {
 				return nil, fmt.Errorf("%s:%d: %w", name, n, err)
 			}

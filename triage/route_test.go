@@ -8,7 +8,7 @@ import (
 
 // precedentSets reads data/precedents from the source tree: the same files
 // the binary embeds.
-func precedentSets(t testing.TB) []PrecedentSet {
+func precedentSets(t testing.TB) []precedentFile {
 	t.Helper()
 	sets, err := readPrecedents(os.DirFS("."), "data/precedents")
 	if err != nil {
@@ -21,7 +21,7 @@ func precedentSets(t testing.TB) []PrecedentSet {
 }
 
 // precedentSet is the set named name.
-func precedentSet(t testing.TB, name string) []Precedent {
+func precedentSet(t testing.TB, name string) []precedent {
 	t.Helper()
 	for _, s := range precedentSets(t) {
 		if s.Name == name {
@@ -34,9 +34,9 @@ func precedentSet(t testing.TB, name string) []Precedent {
 
 // routerWithout is a router that learnt from every precedent set except the
 // one named: that set then measures it as a reader it never met.
-func routerWithout(t testing.TB, sets []PrecedentSet, name string) *Router {
+func routerWithout(t testing.TB, sets []precedentFile, name string) *Router {
 	t.Helper()
-	var keep []PrecedentSet
+	var keep []precedentFile
 	for _, s := range sets {
 		if s.Name != name {
 			keep = append(keep, s)
@@ -63,7 +63,7 @@ func testRouter(t testing.TB) *Router {
 
 // score routes every case: ok counts accepted leads, kinds the kinds that
 // agree with a labelled kind (of labelledKinds), misses describes the rest.
-func score(r *Router, cases []Precedent) (ok, kinds, labelledKinds int, misses []string) {
+func score(r *Router, cases []precedent) (ok, kinds, labelledKinds int, misses []string) {
 	for _, c := range cases {
 		d := r.Route(c.Report)
 		if c.Kind != "" {

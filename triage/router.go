@@ -116,7 +116,7 @@ func New() (*Router, error) {
 	return newRouter(registryJSON, articlesJSON, gazetteerJSON, sets)
 }
 
-func newRouter(regJSON, artJSON, gazJSON []byte, precedents []PrecedentSet) (*Router, error) {
+func newRouter(regJSON, artJSON, gazJSON []byte, precedents []precedentFile) (*Router, error) {
 	arts, err := decodeArticles(artJSON)
 	if err != nil {
 		return nil, err
@@ -239,7 +239,7 @@ func newRouter(regJSON, artJSON, gazJSON []byte, precedents []PrecedentSet) (*Ro
 // the article text of every duty item, so that a department nobody has
 // reported on yet is still known by its own words. A precedent that names
 // no department of the registry is an error: it could only mislead.
-func (r *Router) learnPrecedents(sets []PrecedentSet) error {
+func (r *Router) learnPrecedents(sets []precedentFile) error {
 	depIndex := map[string]int32{}
 	for i, d := range r.deps {
 		if int32(i) != r.committee && int32(i) != r.referral {
