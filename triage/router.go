@@ -238,9 +238,11 @@ func newRouter(regJSON, artJSON, gazJSON []byte, precedents []precedentFile) (*R
 // learnPrecedents trains the precedent model on the decided reports and on
 // the article text of every duty item, so that a department nobody has
 // reported on yet is still known by its own words. A precedent that names
-// no department of the registry is an error: it could only mislead.
+// no department of the registry is an error: it could only mislead. One the
+// 自治区安委办 decided teaches only its kind: the committee is never a
+// candidate that precedent chooses.
 func (r *Router) learnPrecedents(sets []precedentFile) error {
-	depIndex := map[string]int32{}
+	depIndex := map[string]int32{r.deps[r.committee].Name: -1}
 	for i, d := range r.deps {
 		if int32(i) != r.committee && int32(i) != r.referral {
 			depIndex[d.Name] = int32(i)
@@ -252,7 +254,7 @@ func (r *Router) learnPrecedents(sets []precedentFile) error {
 		for _, p := range set.Reports {
 			dep, ok := depIndex[p.label()]
 			if !ok {
-				return fmt.Errorf("data/precedents/%s %s: 牵头部门 %q 不是第十三条至第六十九条的部门", set.Name, p.ID, p.label())
+				return fmt.Errorf("data/precedents/%s %s: 牵头部门 %q 不是第十三条至第六十九条的部门或自治区安委办", set.Name, p.ID, p.label())
 			}
 			kind := int32(slices.Index(kinds[:], p.Kind))
 			if kind < 0 && p.Kind != "" {
@@ -263,7 +265,7 @@ func (r *Router) learnPrecedents(sets []precedentFile) error {
 		}
 	}
 	for _, du := range r.duties {
-		if _, ok := depIndex[r.deps[du.dept].Name]; ok {
+		if du.dept != r.committee && du.dept != r.referral {
 			docs = append(docs, trainingDoc{du.dept, -1, du.Text})
 		}
 	}
