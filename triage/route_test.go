@@ -118,6 +118,7 @@ var heldOutFloors = map[string]float64{
 	"eval_independent6.jsonl":  0.9,
 	"eval_independent7.jsonl":  0.9,
 	"eval_independent8.jsonl":  0.9,
+	"eval_independent9.jsonl":  0.9,
 	"eval_independent10.jsonl": 0.88,
 }
 
