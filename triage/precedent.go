@@ -395,12 +395,14 @@ type precedentChoice struct {
 	nearest     int32
 }
 
+// noPrecedent: the rules decided alone.
+var noPrecedent = precedentChoice{nearest: -1}
+
 // precedentLead: when the duties of several departments name the matter —
 // the rules' lead and those close enough to assist it — the department
 // whose decided reports read most like this one leads (谁为主谁牵头 as it was
 // decided before). It moves that department to the front of rank.
 func (r *Router) precedentLead(sc *scratch, rank []ranked) precedentChoice {
-	none := precedentChoice{nearest: -1}
 	lead := rank[0]
 	var cands [maxAssists + 1]int
 	n := 1 // cands[0] is the lead
@@ -411,7 +413,7 @@ func (r *Router) precedentLead(sc *scratch, rank []ranked) precedentChoice {
 		}
 	}
 	if n == 1 {
-		return none
+		return noPrecedent
 	}
 	sim := r.deptSimilarity(sc)
 	best, runnerUp := -1, 0.0
@@ -431,7 +433,7 @@ func (r *Router) precedentLead(sc *scratch, rank []ranked) precedentChoice {
 		}
 	}
 	if best <= 0 || r.prec.dept.known[lead.dep] && sim[rank[best].dep] <= precedentEdge*sim[lead.dep] {
-		return none
+		return noPrecedent
 	}
 	v := rank[best]
 	copy(rank[1:best+1], rank[:best])
@@ -446,9 +448,8 @@ func (r *Router) precedentLead(sc *scratch, rank []ranked) precedentChoice {
 // that the decision still rests on an article; its best item is cited.
 // Otherwise the 自治区安委办 decides.
 func (r *Router) precedentNearest(sc *scratch) precedentChoice {
-	none := precedentChoice{nearest: -1}
 	if len(sc.depts) == 0 {
-		return none
+		return noPrecedent
 	}
 	sim := r.deptSimilarity(sc)
 	best := int32(-1)
@@ -458,7 +459,7 @@ func (r *Router) precedentNearest(sc *scratch) precedentChoice {
 		}
 	}
 	if best < 0 || sim[best] <= 0 || sc.deptGen[best] != sc.gen {
-		return none
+		return noPrecedent
 	}
 	return precedentChoice{sim: sim[best], nearest: sc.deptBest[best]}
 }

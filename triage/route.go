@@ -451,12 +451,13 @@ func (r *Router) decide(rep Report, sc *scratch) Decision {
 	if len(rank) > 0 {
 		lead = rank[0]
 	}
-	prec := precedentChoice{nearest: -1}
-	if lead.score >= minNearest && !venueLed { // the whole matter, not precedent, made the venue lead
+	prec := noPrecedent
+	switch {
+	case lead.score < minNearest:
+		prec = r.precedentNearest(sc)
+	case !venueLed: // the whole matter, not precedent, made the venue lead
 		prec = r.precedentLead(sc, rank)
 		lead = rank[0]
-	} else {
-		prec = r.precedentNearest(sc)
 	}
 	second := 0.0
 	if len(rank) > 1 {
