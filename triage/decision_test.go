@@ -9,8 +9,8 @@ import (
 )
 
 // checkDecision asserts the invariants every decision must hold: a known
-// lead, a principle and kind from the lists, and a first citation that is an
-// item of the lead department.
+// lead, a principle and kind from the lists, a first citation that is an
+// item of the lead department, and an explanation that names both.
 func checkDecision(t testing.TB, r *Router, d Decision) {
 	t.Helper()
 	var lead *Department
@@ -49,6 +49,9 @@ func checkDecision(t testing.TB, r *Router, d Decision) {
 	}
 	if d.Referral != contains(d.Assist, DisciplineCommission) {
 		t.Fatalf("referral flag and assist list disagree: %+v", d)
+	}
+	if !strings.Contains(d.Explanation, d.Principle) || !strings.Contains(d.Explanation, d.Lead) {
+		t.Fatalf("the explanation names another principle or lead than the decision: %+v", d)
 	}
 }
 
