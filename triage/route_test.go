@@ -120,6 +120,9 @@ var heldOutFloors = map[string]float64{
 	"eval_independent8.jsonl":  0.9,
 	"eval_independent9.jsonl":  0.9,
 	"eval_independent10.jsonl": 0.88,
+	"eval_independent11.jsonl": 0.9,
+	"eval_independent12.jsonl": 0.9,
+	"eval_independent13.jsonl": 0.9,
 }
 
 func TestPrecedentSetsRouteWhenHeldOut(t *testing.T) {
