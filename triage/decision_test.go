@@ -50,6 +50,9 @@ func checkDecision(t testing.TB, r *Router, d Decision) {
 	if d.Referral != contains(d.Assist, DisciplineCommission) {
 		t.Fatalf("referral flag and assist list disagree: %+v", d)
 	}
+	if d.Urgent && d.Kind != KindMajorHazard {
+		t.Fatalf("urgent but %s: %+v", d.Kind, d)
+	}
 	if !strings.Contains(d.Explanation, d.Principle) || !strings.Contains(d.Explanation, d.Lead) {
 		t.Fatalf("the explanation names another principle or lead than the decision: %+v", d)
 	}
@@ -93,20 +96,20 @@ func TestPrinciplesKindsAndFlags(t *testing.T) {
 		name, text string
 		lead       string
 		principle  string
-		kind       string // "" when the case is not about the kind (precedent decides it)
+		kind       string // "" when the case is not about the kind (precedent decides it; an urgent case is a major hazard)
 		urgent     bool
 		referral   bool
 	}{
-		{"one department names the matter", "彭阳县XX村的人防工程被改成仓库，防护密闭门锈死了。", "自治区国动办(人防办)", PrincipleCompetent, KindHazard, false, false},
-		{"fire exits in a mall: 消防 leads, 商务 assists", "兴庆区XX购物中心的安全出口被铁链锁死，消防通道堆满货物，灭火器过期，周末人很多。", "宁夏消防救援总队", PrinciplePrimary, KindMajorHazard, false, false},
+		{"one department names the matter", "彭阳县XX村的人防工程被改成仓库，防护密闭门锈死了。", "自治区国动办(人防办)", PrincipleCompetent, "", false, false},
+		{"fire exits in a mall: 消防 leads, 商务 assists", "兴庆区XX购物中心的安全出口被铁链锁死，消防通道堆满货物，灭火器过期，周末人很多。", "宁夏消防救援总队", PrinciplePrimary, "", false, false},
 		{"battery-swap cabinets are a new business form", "小区门口装了一排换电柜，有个柜子里的电池鼓包冒烟了，离住户窗户很近。", "宁夏消防救援总队", PrincipleNearest, "", true, false},
 		{"gas leak is urgent", "饭馆后厨液化气罐的胶管裂了，现在满屋子都是液化气味道，闻到一股气味，客人还在吃饭。", "自治区住房城乡建设厅", PrincipleCompetent, KindMajorHazard, true, false},
 		{"officials tipped off the company", "应急局的一个科长每次检查前都提前打电话通知化工厂，厂里给他送钱，联锁一直屏蔽着。", "自治区应急管理厅", PrincipleCompetent, "", false, true},
 		{"a concealed death goes to the sector's department, the accident investigator assists", "XX建筑工地上个月有工人从脚手架上摔死了，老板和家属私了，对外说是病死的，没有上报。", "自治区住房城乡建设厅", PrinciplePrimary, KindConcealment, false, false},
 		{"a concealed death in no clear sector goes to the accident investigator", "上个月有人干活时摔死了，老板和家属私了，对外说是病死的，没有上报。", "自治区应急管理厅", PrincipleCompetent, KindConcealment, false, false},
 		{"a concealed coal-mine death stays with the mine inspectorate", "XX煤矿井下冒顶砸死了一个矿工，矿上把人拉走私了，对外说是在家里出的事。", "国家矿山安监局宁夏局", PrinciplePrimary, KindConcealment, false, false},
-		{"hazards of two supervisors in a kindergarten: the venue's supervisor leads", "XX幼儿园开在居民楼二楼，只有一个楼梯，楼梯口堆着被褥，厨房的液化气罐就放在楼梯底下。", "自治区教育厅", PrinciplePrimary, KindMajorHazard, false, false},
-		{"hazards of two supervisors in a restaurant: 商务 only guides, a hazard's supervisor leads", "XX饭店后厨的液化气罐放在过道里，安全出口被铁链锁死，吃饭的人很多。", "自治区住房城乡建设厅|宁夏消防救援总队", PrinciplePrimary, KindMajorHazard, false, false},
+		{"hazards of two supervisors in a kindergarten: the venue's supervisor leads", "XX幼儿园开在居民楼二楼，只有一个楼梯，楼梯口堆着被褥，厨房的液化气罐就放在楼梯底下。", "自治区教育厅", PrinciplePrimary, "", false, false},
+		{"hazards of two supervisors in a restaurant: 商务 only guides, a hazard's supervisor leads", "XX饭店后厨的液化气罐放在过道里，安全出口被铁链锁死，吃饭的人很多。", "自治区住房城乡建设厅|宁夏消防救援总队", PrinciplePrimary, "", false, false},
 		{"falling rock in a working quarry is mine safety, not a geological hazard", "XX采石场的山坡挖成了陡墙，上面的石头一直往下掉，下面还在挖。", "自治区应急管理厅", PrincipleCompetent, KindMajorHazard, true, false},
 		{"unlicensed mining is an illegal act", "有人在山上无证开采石头，没有采矿许可证，晚上偷偷拉走。", "自治区自然资源厅", PrincipleCompetent, KindIllegal, false, false},
 	}

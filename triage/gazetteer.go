@@ -121,15 +121,13 @@ type mention struct {
 	end, length int32
 }
 
-// resolve decides the jurisdiction: given fields win (normalised, the city
-// filled in from a known county); otherwise the places named in the text,
-// longest match first, decide when they agree on one jurisdiction.
+// resolve decides the jurisdiction: given fields win, normalised and
+// otherwise echoed as given (a city left empty stays empty: CityOf fills it
+// where a caller needs it); otherwise the places named in the text, longest
+// match first, decide when they agree on one jurisdiction.
 func (g *gazetteer) resolve(city, county string, mentions []mention) (Jurisdiction, string) {
 	city, county = g.canonical(city, false), g.canonical(county, true)
 	if city != "" || county != "" {
-		if city == "" {
-			city = g.cityOf[county]
-		}
 		note := "来件填报"
 		if county != "" && g.cityOf[county] != "" && g.cityOf[county] != city {
 			note = "来件填报（所填县区不属于所填市，按原样保留）"

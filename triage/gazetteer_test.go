@@ -11,7 +11,7 @@ func TestJurisdictionEchoesGivenFieldsAndNormalisesObviousVariants(t *testing.T)
 		{"银川市", "西夏区", "中卫市沙坡头区某工地塔吊", "银川市", "西夏区"}, // given fields beat the text
 		{"宁东能源化工基地", "", "宁东某化工厂", "宁东能源化工基地", ""},
 		{"银川", "西夏", "某工地", "银川市", "西夏区"},
-		{"", "利通区", "某饭馆", "吴忠市", "利通区"},
+		{"", "利通区", "某饭馆", "", "利通区"},         // echoed: CityOf says which city
 		{"石嘴山市", "", "大武口区某小区电梯", "石嘴山市", ""}, // a given city is not completed from the text
 		{" 固原市 ", " 原州区 ", "某村", "固原市", "原州区"},
 		{"银川市", "利通区", "某饭馆", "银川市", "利通区"}, // inconsistent input is kept as given
@@ -22,6 +22,15 @@ func TestJurisdictionEchoesGivenFieldsAndNormalisesObviousVariants(t *testing.T)
 		d := r.Route(Report{City: c.city, County: c.county, Text: c.text + "电梯困人"})
 		if d.Jurisdiction.City != c.wantCity || d.Jurisdiction.County != c.wantCounty || d.Jurisdiction.Ambiguous {
 			t.Errorf("(%q,%q): got %+v, want %s/%s", c.city, c.county, d.Jurisdiction, c.wantCity, c.wantCounty)
+		}
+	}
+}
+
+func TestCityOfACounty(t *testing.T) {
+	r := testRouter(t)
+	for county, city := range map[string]string{"利通区": "吴忠市", "沙坡头": "中卫市", "西夏区": "银川市", "城关区": "", "": ""} {
+		if got := r.CityOf(county); got != city {
+			t.Errorf("CityOf(%q) = %q, want %q", county, got, city)
 		}
 	}
 }

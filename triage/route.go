@@ -439,9 +439,10 @@ func (r *Router) decide(rep Report, sc *scratch) Decision {
 		dec.Kind = r.kind(sc, -1)
 	}
 	major := dec.Kind == KindMajorHazard // by the signals and national criteria: urgency and escalation follow it
+	dec.Urgent = major && sc.signal[sigIndex(sigUrgent)] > 0
 	r.prec.read(sc)
-	if k := r.precedentKind(sc); k != "" && dec.Kind != KindConcealment {
-		dec.Kind = k // readers judge the kind as they did before; a concealed accident stays one
+	if k := r.precedentKind(sc); k != "" && dec.Kind != KindConcealment && !dec.Urgent {
+		dec.Kind = k // readers judge the kind as they did before; a concealed accident or an imminent danger stays what it is
 	}
 	dec.Referral = sc.signal[sigIndex(sigReferral)] >= referralMin
 	jur, jurNote := r.gaz.resolve(rep.City, rep.County, sc.mentions)
@@ -510,7 +511,6 @@ func (r *Router) decide(rep Report, sc *scratch) Decision {
 	if dec.Referral {
 		dec.Assist = append(dec.Assist, r.deps[r.referral].Name)
 	}
-	dec.Urgent = major && sc.signal[sigIndex(sigUrgent)] > 0
 	dec.Escalate = major && (sc.signal[sigIndex(sigEscalate)] >= escalateMin || jur.Ambiguous ||
 		len(rank) > 2 && rank[2].score >= assistShare*lead.score && rank[2].score >= minCompetent+1)
 	dec.Explanation = r.explain(dec, sc, lead, rank, newForm, prec, jurNote)

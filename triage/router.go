@@ -282,6 +282,10 @@ type concealment struct {
 	citation string
 }
 
+// CityOf is the city of a county-level district or county of the
+// gazetteer, or "".
+func (r *Router) CityOf(county string) string { return r.gaz.cityOf[r.gaz.canonical(county, true)] }
+
 // Version is the registry version, stored with every routing decision.
 func (r *Router) Version() string { return r.version }
 
