@@ -3,7 +3,9 @@
 // task catalogue (type names and versioned payloads). MongoDB stays the
 // system of record; everything here can be lost with Redis and is rebuilt by
 // the reconcile sweep, which is why every task id is derived from the state
-// it acts on and duplicates collapse.
+// it acts on and duplicates collapse. The exception is dedupe:link, which
+// carries a fingerprint only the triage task could compute: losing it loses
+// duplicate links, never a report or its routing.
 package queue
 
 import (
@@ -23,7 +25,7 @@ import (
 const (
 	Critical = "critical" // urgent reports (imminent danger) and escalations
 	Default  = "default"  // triage of ordinary reports, notifications
-	Low      = "low"      // sweeps, retention, re-wrapping keys
+	Low      = "low"      // sweeps, retention, duplicate linking, re-wrapping keys
 )
 
 // Priorities is the asynq Queues setting.

@@ -1,7 +1,9 @@
 package queue_test
 
 import (
+	"bytes"
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -44,6 +46,35 @@ func TestTriageTaskIsEnqueuedOnceAndOnItsPriorityQueue(t *testing.T) {
 				if err != nil || p.CaseID != want {
 					t.Fatalf("payload %+v %v", p, err)
 				}
+			}
+		})
+	}
+}
+
+func TestDedupeTaskIsEnqueuedOnceOnTheLowQueue(t *testing.T) {
+	for _, backend := range testenv.Redises() {
+		t.Run(backend.Name, func(t *testing.T) {
+			addr, db := backend.Start(t)
+			cfg := queue.Config{Addr: addr, DB: db}
+			c := queue.NewClient(cfg)
+			defer c.Close()
+			ctx := context.Background()
+			values := [][]byte{bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 32)}
+			bands := [][]byte{bytes.Repeat([]byte{3}, 32)}
+			for range 3 { // a triage task retried before its routing write: one task held
+				if err := c.Enqueue(ctx, queue.DedupeTask("case1", values, bands)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			insp := asynq.NewInspector(cfg.ConnOpt())
+			defer insp.Close()
+			tasks, err := insp.ListPendingTasks(queue.Low)
+			if err != nil || len(tasks) != 1 || tasks[0].ID != queue.TypeDedupe+":case1" {
+				t.Fatalf("low queue holds %d tasks (%v), want one dedupe task of case1", len(tasks), err)
+			}
+			p, err := queue.DecodeFingerprint(tasks[0].Payload)
+			if err != nil || p.CaseID != "case1" || !slices.EqualFunc(p.Values, values, bytes.Equal) || !slices.EqualFunc(p.Bands, bands, bytes.Equal) {
+				t.Fatalf("payload through Redis %+v %v", p, err)
 			}
 		})
 	}

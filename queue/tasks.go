@@ -3,6 +3,7 @@ package queue
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -56,14 +57,15 @@ func TriageTask(caseID string, urgent bool) *asynq.Task {
 }
 
 // The rest of the catalogue: statutory clocks, escalation, notifications,
-// retention. workers/README.md says what each handler does and why its id
-// makes duplicates collapse.
+// retention, duplicate linking. workers/README.md says what each handler
+// does and why its id makes duplicates collapse.
 const (
 	TypeSLACheck  = "sla:check"       // look at one due clock of a case; enqueue its escalation steps
 	TypeSLASync   = "sla:sync"        // re-derive a case's clocks after a lifecycle change (staff console)
 	TypeEscalate  = "escalate:step"   // take one escalation step of an overdue clock
 	TypeNotify    = "notify:deliver"  // send one staff notification to one destination
 	TypeRetention = "retention:shred" // crypto-shred closed cases past the retention period
+	TypeDedupe    = "dedupe:link"     // link a report's fingerprint into the duplicate bands; record its duplicates
 )
 
 // headerEnqueuedAt carries the enqueue time (Unix milliseconds) so that the
@@ -163,6 +165,51 @@ func NotifyTask(deliveryID string, maxAttempts int) *asynq.Task {
 	b, _ := json.Marshal(DeliveryPayload{V: PayloadVersion, DeliveryID: deliveryID})
 	return newTask(TypeNotify, b, asynq.TaskID(TypeNotify+":"+deliveryID), asynq.Queue(Default),
 		asynq.MaxRetry(maxAttempts-1), asynq.Timeout(time.Minute))
+}
+
+// FingerprintPayload carries a report's blinded MinHash fingerprint
+// (triage.Fingerprint) to dedupe:link. Values and bands are keyed blind
+// tokens (crypto.Blinder) — the bytes the store keeps in its band documents
+// — so Redis holds nothing that can be checked against a text without the
+// service secret. The triage task computes them while it can still read the
+// report: once the case is routed, no worker can.
+type FingerprintPayload struct {
+	V      int      `json:"v"`
+	CaseID string   `json:"case_id"`
+	Values [][]byte `json:"values"`
+	Bands  [][]byte `json:"bands"`
+}
+
+// maxTokenLen bounds a blind token: the store packs each value behind one
+// length byte.
+const maxTokenLen = 255
+
+// DecodeFingerprint parses a FingerprintPayload and checks its version and
+// tokens.
+func DecodeFingerprint(b []byte) (FingerprintPayload, error) {
+	var p FingerprintPayload
+	if err := json.Unmarshal(b, &p); err != nil {
+		return p, fmt.Errorf("%w: bad payload: %v", asynq.SkipRetry, err)
+	}
+	badToken := func(t []byte) bool { return len(t) == 0 || len(t) > maxTokenLen }
+	if p.V != PayloadVersion || p.CaseID == "" || len(p.Values) == 0 || len(p.Bands) == 0 ||
+		slices.ContainsFunc(p.Values, badToken) || slices.ContainsFunc(p.Bands, badToken) {
+		return p, fmt.Errorf("%w: fingerprint payload version %d / case %q / %d values, %d bands not understood",
+			asynq.SkipRetry, p.V, p.CaseID, len(p.Values), len(p.Bands))
+	}
+	return p, nil
+}
+
+// DedupeTask links a case's fingerprint into the duplicate bands. The triage
+// task enqueues it before its routing write, so a crash in between leaves
+// the task held and a retried triage collapses into it by the case-derived
+// id. Nothing can rebuild its payload once the case is routed, so it retries
+// through a longer outage (about an hour on the tasks policy) than the tasks
+// the sweep recreates from the store.
+func DedupeTask(caseID string, values, bands [][]byte) *asynq.Task {
+	b, _ := json.Marshal(FingerprintPayload{V: PayloadVersion, CaseID: caseID, Values: values, Bands: bands})
+	return newTask(TypeDedupe, b, asynq.TaskID(TypeDedupe+":"+caseID), asynq.Queue(Low),
+		asynq.MaxRetry(20), asynq.Timeout(time.Minute))
 }
 
 // SweepPayload is the payload of the periodic tasks (reconcile, retention).

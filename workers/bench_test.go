@@ -25,6 +25,8 @@ import (
 //	submit/s      the submission side alone, measured in the same run: the
 //	              floor the routed rate is read against
 //	p50_ms p95_ms enqueue-to-routed latency (routing time − submission end)
+//	linked_s      first submission to every task done, dedupe:link included:
+//	              duplicate linking trails routing on the low queue
 //
 // Run: go test ./workers -run '^$' -bench RoutedEndToEnd -benchtime 300x
 // (with WHISTLE_TEST_REDIS_ADDR set for the redis-server lines).
@@ -73,6 +75,8 @@ func benchRouting(b *testing.B, redis testenv.Redis, senders int, pace time.Dura
 		return err == nil && len(ps) == 0
 	})
 	b.StopTimer()
+	waitLong(b, 10*time.Minute, "every report linked", func() bool { return queueDrained(b, h.redis) })
+	linkedSecs := time.Since(start).Seconds()
 	var last time.Time
 	lat := make([]float64, b.N)
 	for i, id := range ids {
@@ -90,4 +94,5 @@ func benchRouting(b *testing.B, redis testenv.Redis, senders int, pace time.Dura
 	b.ReportMetric(float64(b.N)/submitSecs, "submit/s")
 	b.ReportMetric(lat[len(lat)/2], "p50_ms")
 	b.ReportMetric(lat[len(lat)*95/100], "p95_ms")
+	b.ReportMetric(linkedSecs, "linked_s")
 }

@@ -15,3 +15,9 @@ const (
 	HookTriageDecided = hookTriageDecided
 	HookTriageRouted  = hookTriageRouted
 )
+
+// BlindPurpose and EncodeValues let a test recompute the fingerprint the
+// triage task hands to dedupe:link and compare it with the stored one.
+const BlindPurpose = blindPurpose
+
+var EncodeValues = encodeValues

@@ -178,6 +178,12 @@ func testKill(t *testing.T, redis testenv.Redis) {
 		if routeEvents(c) != 1 || hasPrefix(c.Sealed.Keys, "triage:") {
 			t.Fatalf("case %s: %d route events, triage copy kept=%v", id, routeEvents(c), hasPrefix(c.Sealed.Keys, "triage:"))
 		}
+		// The dedupe task was enqueued before the kill, whichever side of
+		// the routing write it fell: the fingerprint is linked.
+		waitLong(t, 3*time.Minute, "case "+id+" fingerprint linked after the restart", func() bool {
+			fp, err := h.store.CaseFingerprint(ctx, id)
+			return err == nil && fp != nil
+		})
 	}
 }
 

@@ -2,6 +2,7 @@ package workers_test
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
 	"sync"
@@ -162,6 +163,25 @@ func (h *harness) routed(id string) *whistle.Case {
 		}
 		return c.Lifecycle.State != whistle.StateReceived
 	})
+	return c
+}
+
+// deduped waits until the case is routed and its dedupe:link task — enqueued
+// before the routing write — is no longer held, and returns the case with
+// its duplicates.
+func (h *harness) deduped(id string) *whistle.Case {
+	h.t.Helper()
+	h.routed(id)
+	ins := asynq.NewInspector(h.redis.ConnOpt())
+	defer ins.Close()
+	waitFor(h.t, "case "+id+" linked as a duplicate", func() bool {
+		_, err := ins.GetTaskInfo(queue.Low, queue.TypeDedupe+":"+id)
+		return errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound)
+	})
+	c, err := h.store.Case(context.Background(), id)
+	if err != nil {
+		h.t.Fatal(err)
+	}
 	return c
 }
 

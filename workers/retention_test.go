@@ -35,7 +35,10 @@ func testRetention(t *testing.T, store testenv.Store) {
 		t.Fatal(err)
 	}
 	young := h.routed(h.submit(craneReport, "银川市", false))
-	c := h.routed(id)
+	c := h.deduped(id)
+	if fp, _ := h.store.CaseFingerprint(ctx, id); fp == nil {
+		t.Fatal("no duplicate fingerprint stored to shred")
+	}
 	lead := c.Lifecycle.Department
 	handler := whistle.Actor{ID: "h1", Role: whistle.RoleHandler, Department: lead}
 	coordinator := whistle.Actor{ID: "c1", Role: whistle.RoleCoordinator}

@@ -1,6 +1,7 @@
 package workers
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,7 +32,7 @@ const blindPurpose = "dedupe-minhash"
 
 // Points at which a test hook may stop a handler (export_test.go).
 const (
-	hookTriageDecided = "triage:decided" // content read and routed in memory; nothing written
+	hookTriageDecided = "triage:decided" // content read and routed in memory, dedupe task enqueued; the case not written
 	hookTriageRouted  = "triage:routed"  // routing written; notifications and pending marker not yet
 )
 
@@ -40,9 +41,9 @@ var errAlreadyRouted = errors.New("case already routed")
 // decision is everything the routing write needs, computed before it.
 type decision struct {
 	triage.Decision
-	duplicates []whistle.Duplicate
-	recipients []crypto.Recipient
-	ruleset    string
+	fingerprint triage.Fingerprint
+	recipients  []crypto.Recipient
+	ruleset     string
 }
 
 // handleTriage routes one stored report. The one case write applies the
@@ -50,6 +51,8 @@ type decision struct {
 // key to the lead department and the 安委办 coordination keys, deletes the
 // triage copy, and starts the clocks: a crash before it changes nothing and
 // a crash after it is seen as "routed" — exactly one routing either way.
+// Duplicate linking (a write per band) is the dedupe:link task's, enqueued
+// before that write.
 func (w *Workers) handleTriage(ctx context.Context, t *asynq.Task) error {
 	p, err := queue.DecodeCase(t.Payload())
 	if err != nil {
@@ -80,6 +83,15 @@ func (w *Workers) handleTriage(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
+	// The fingerprint exists only in this run's memory (once routed, no
+	// worker can read the text again), so its task is enqueued before the
+	// routing write: a crash after the write cannot lose it, and a failed
+	// enqueue fails this task, which retries with the case still unrouted.
+	if len(dec.fingerprint.Bands) > 0 {
+		if err := w.queue.Enqueue(ctx, queue.DedupeTask(c.ID, dec.fingerprint.Values, dec.fingerprint.Bands)); err != nil {
+			return fmt.Errorf("enqueue dedupe: %w", err)
+		}
+	}
 	w.at(hookTriageDecided, c.ID)
 
 	routed, err := w.store.UpdateCase(ctx, c.ID, func(cur *whistle.Case) error { return w.applyRouting(cur, dec, dek) })
@@ -94,8 +106,8 @@ func (w *Workers) handleTriage(ctx context.Context, t *asynq.Task) error {
 	return w.afterRouting(ctx, routed)
 }
 
-// decide opens the report, routes it, finds its duplicates and resolves the
-// keys its data key will be sealed to.
+// decide opens the report, routes it, computes its blinded fingerprint and
+// resolves the keys its data key will be sealed to.
 func (w *Workers) decide(ctx context.Context, c *whistle.Case, dek crypto.DataKey) (decision, error) {
 	plain, err := crypto.OpenField(dek, c.ID, intake.FieldContent, c.Sealed.Content)
 	if err != nil {
@@ -112,13 +124,11 @@ func (w *Workers) decide(ctx context.Context, c *whistle.Case, dek crypto.DataKe
 	if d.Lead == "" {
 		d.Lead = triage.SafetyCommitteeOffice
 	}
-	if d.duplicates, err = w.duplicates(ctx, c, text); err != nil {
-		return decision{}, err
-	}
+	d.fingerprint = triage.NewFingerprint(text, w.keys.CurrentSecrets().Blinder(blindPurpose))
 
 	city := c.City
 	if city == "" && !d.Jurisdiction.Ambiguous {
-		city = d.Jurisdiction.City
+		city = cmp.Or(d.Jurisdiction.City, w.router.CityOf(d.Jurisdiction.County))
 	}
 	lead, err := w.GroupRecipient(ctx, KindDepartment, d.Lead)
 	if err != nil {
@@ -155,65 +165,6 @@ func routingText(r whistle.Report) string {
 		}
 	}
 	return strings.Join(parts, "\n")
-}
-
-// duplicates links the report's blinded fingerprint into the band buckets
-// and scores the candidates sharing a band with it.
-func (w *Workers) duplicates(ctx context.Context, c *whistle.Case, text string) ([]whistle.Duplicate, error) {
-	fp := triage.NewFingerprint(text, w.keys.CurrentSecrets().Blinder(blindPurpose))
-	if len(fp.Bands) == 0 {
-		return nil, nil
-	}
-	pol := w.pol.Duplicates
-	candidates, err := w.store.LinkFingerprint(ctx, c.ID, encodeValues(fp.Values), fp.Bands, c.ReceivedAt,
-		pol.MaxCasesPerBand.Value, pol.MaxCandidates.Value)
-	if err != nil {
-		return nil, err
-	}
-	var out []whistle.Duplicate
-	for _, id := range candidates {
-		stored, err := w.store.CaseFingerprint(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if s := triage.Similarity(fp, triage.Fingerprint{Values: decodeValues(stored)}); s >= triage.DuplicateThreshold {
-			out = append(out, whistle.Duplicate{CaseID: id, Score: s})
-		}
-	}
-	slices.SortFunc(out, func(a, b whistle.Duplicate) int {
-		if a.Score != b.Score {
-			if a.Score > b.Score {
-				return -1
-			}
-			return 1
-		}
-		return strings.Compare(a.CaseID, b.CaseID)
-	})
-	return out, nil
-}
-
-// encodeValues packs the fingerprint's values as length-prefixed bytes.
-func encodeValues(vs [][]byte) []byte {
-	var b []byte
-	for _, v := range vs {
-		b = append(b, byte(len(v)))
-		b = append(b, v...)
-	}
-	return b
-}
-
-// decodeValues unpacks encodeValues; malformed input gives nil (similar to nothing).
-func decodeValues(b []byte) [][]byte {
-	var out [][]byte
-	for len(b) > 0 {
-		n := int(b[0])
-		if len(b) < 1+n {
-			return nil
-		}
-		out = append(out, b[1:1+n])
-		b = b[1+n:]
-	}
-	return out
 }
 
 // applyRouting is the UpdateCase function of routing. It may run more than
@@ -254,11 +205,10 @@ func (w *Workers) applyRouting(cur *whistle.Case, d decision, dek crypto.DataKey
 		cur.Sealed.Keys[h] = b
 	}
 	if cur.City == "" && !d.Jurisdiction.Ambiguous {
-		cur.City, cur.County = d.Jurisdiction.City, d.Jurisdiction.County
+		cur.City, cur.County = cmp.Or(d.Jurisdiction.City, w.router.CityOf(d.Jurisdiction.County)), d.Jurisdiction.County
 	}
 	cur.Kind = d.Kind
 	cur.Urgent = cur.Urgent || d.Urgent
-	cur.Duplicates = d.duplicates
 	sla.Sync(cur, w.pol)
 	return nil
 }

@@ -1,6 +1,7 @@
 package workers_test
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"testing"
@@ -27,6 +28,7 @@ func TestTriage(t *testing.T) {
 				t.Run("RoutesOnceAndSealsForTheLeadAndCoordination", func(t *testing.T) { testRouting(t, h) })
 				t.Run("RepeatedTaskChangesNothing", func(t *testing.T) { testRepeatedTriage(t, h) })
 				t.Run("ParaphraseIsLinkedAsDuplicate", func(t *testing.T) { testDuplicates(t, h) })
+				t.Run("RepeatedDedupeTaskChangesNothing", func(t *testing.T) { testRepeatedDedupe(t, h) })
 				t.Run("ReferralIsSealedForTheDisciplineCommission", func(t *testing.T) { testReferral(t, h) })
 				t.Run("GroupKeysAreEscrowedToTheCustodian", func(t *testing.T) { testEscrow(t, h, w) })
 			})
@@ -134,15 +136,47 @@ func testRepeatedTriage(t *testing.T, h *harness) {
 }
 
 func testDuplicates(t *testing.T, h *harness) {
-	first := h.routed(h.submit(craneReport, "银川市", false))
-	second := h.routed(h.submit(cranePara, "银川市", false))
+	// Duplicates are linked by dedupe:link after routing; the first report
+	// must be linked before the second looks for it.
+	first := h.deduped(h.submit(craneReport, "银川市", false))
+	second := h.deduped(h.submit(cranePara, "银川市", false))
 	i := slices.IndexFunc(second.Duplicates, func(d whistle.Duplicate) bool { return d.CaseID == first.ID })
 	if i < 0 || second.Duplicates[i].Score < triage.DuplicateThreshold {
 		t.Fatalf("paraphrase duplicates %+v, want %s", second.Duplicates, first.ID)
 	}
-	other := h.routed(h.submit(fireExitReport, "石嘴山市", false))
+	other := h.deduped(h.submit(fireExitReport, "石嘴山市", false))
 	if slices.ContainsFunc(other.Duplicates, func(d whistle.Duplicate) bool { return d.CaseID == first.ID }) {
 		t.Fatal("a different matter was linked as a duplicate")
+	}
+}
+
+func testRepeatedDedupe(t *testing.T, h *harness) {
+	ctx := context.Background()
+	h.deduped(h.submit(craneReport, "银川市", false))
+	c := h.deduped(h.submit(cranePara, "银川市", false))
+	if len(c.Duplicates) == 0 {
+		t.Fatal("the paraphrase has no duplicates to keep")
+	}
+	// The triage task computed this fingerprint while it could read the
+	// text and carried it in the task; the store holds the same bytes.
+	fp := triage.NewFingerprint(cranePara, h.keys.CurrentSecrets().Blinder(workers.BlindPurpose))
+	stored, err := h.store.CaseFingerprint(ctx, c.ID)
+	if err != nil || !bytes.Equal(stored, workers.EncodeValues(fp.Values)) {
+		t.Fatalf("stored fingerprint is not the one triage computed (%v)", err)
+	}
+	// A redelivered or re-enqueued task links nothing twice and writes
+	// nothing when the duplicates are unchanged.
+	for range 2 {
+		if err := h.queue.Enqueue(ctx, queue.DedupeTask(c.ID, fp.Values, fp.Bands)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	again := h.deduped(c.ID)
+	if again.Version != c.Version || !slices.Equal(again.Duplicates, c.Duplicates) {
+		t.Fatalf("repeated dedupe: version %d → %d, duplicates %+v → %+v", c.Version, again.Version, c.Duplicates, again.Duplicates)
+	}
+	if after, err := h.store.CaseFingerprint(ctx, c.ID); err != nil || !bytes.Equal(after, stored) {
+		t.Fatalf("repeated dedupe changed the stored fingerprint (%v)", err)
 	}
 }
 

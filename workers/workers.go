@@ -1,5 +1,5 @@
 // Package workers runs Whistle's background work on asynq: routing stored
-// reports (triage:report), statutory clocks and their escalation (sla:*,
+// reports (triage:report) and linking their duplicates (dedupe:link), statutory clocks and their escalation (sla:*,
 // escalate:*), staff notifications (notify:*), crypto-shredding after the
 // retention period (retention:shred), and the minute sweep that re-enqueues
 // whatever the store says is due (reconcile:sweep).
@@ -142,6 +142,7 @@ func New(d Deps) (*Workers, error) {
 	w.mux = asynq.NewServeMux()
 	w.mux.Use(w.observe)
 	w.mux.HandleFunc(queue.TypeTriage, w.handleTriage)
+	w.mux.HandleFunc(queue.TypeDedupe, w.handleDedupe)
 	w.mux.HandleFunc(queue.TypeReconcile, w.handleReconcile)
 	w.mux.HandleFunc(queue.TypeSLACheck, w.handleSLACheck)
 	w.mux.HandleFunc(queue.TypeSLASync, w.handleSLASync)
