@@ -45,6 +45,7 @@ const (
 	colAudit      = "audit"
 	colBlobs      = "blobs" // sealed attachment chunks
 	colDupBands   = "dupbands"
+	colPendingFP  = "pendingdedupe" // fingerprints computed at routing, not yet linked (the dedupe outbox)
 	colSessions   = "sessions"
 )
 
@@ -52,7 +53,7 @@ const (
 // store holds and Open creates them all before the first write.
 var collections = []string{
 	colCases, colReceipts, colPending, colBuckets, colWorkOrders, colAPIKeys,
-	colUsers, colDepts, colAudit, colBlobs, colDupBands, colSessions, colNotifications,
+	colUsers, colDepts, colAudit, colBlobs, colDupBands, colPendingFP, colSessions, colNotifications,
 }
 
 // Config says where the store lives.

@@ -1,6 +1,7 @@
 package mongodb_test
 
 import (
+	"bytes"
 	"context"
 	"slices"
 	"testing"
@@ -116,5 +117,76 @@ func testDeleteFingerprint(t *testing.T, db *mongodb.DB) {
 	}
 	if fp, _ := db.CaseFingerprint(ctx, a); fp != nil {
 		t.Fatal("fingerprint kept after delete")
+	}
+}
+
+func TestPendingFingerprints(t *testing.T) {
+	for _, backend := range testenv.Stores() {
+		t.Run(backend.Name, func(t *testing.T) {
+			db := backend.Open(t)
+			t.Run("StoredFingerprintReadsBackWholeAndARepeatReplacesIt", func(t *testing.T) { testPendingRoundTrip(t, db) })
+			t.Run("SweepListsCaseAndTimeOldestFirst", func(t *testing.T) { testPendingList(t, db) })
+			t.Run("ClearedFingerprintIsGoneAndClearingTwiceIsFine", func(t *testing.T) { testPendingClear(t, db) })
+		})
+	}
+}
+
+func putPending(t *testing.T, db *mongodb.DB, id, fp string, at time.Time) mongodb.PendingFingerprint {
+	t.Helper()
+	p := mongodb.PendingFingerprint{CaseID: id, FP: []byte(fp), Bands: [][]byte{token(fp + "1"), token(fp + "2")}, At: at}
+	if err := db.PutPendingFingerprint(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func testPendingRoundTrip(t *testing.T, db *mongodb.DB) {
+	ctx := context.Background()
+	id, at := whistle.NewID(), time.Now().UTC().Truncate(time.Millisecond)
+	putPending(t, db, id, "first", at)
+	want := putPending(t, db, id, "again", at.Add(time.Second)) // the triage task retried
+	got, err := db.PendingFingerprint(ctx, id)
+	if err != nil || got == nil || got.CaseID != id || string(got.FP) != "again" || !got.At.Equal(want.At) ||
+		!slices.EqualFunc(got.Bands, want.Bands, bytes.Equal) {
+		t.Fatalf("pending fingerprint %+v, %v; want %+v", got, err, want)
+	}
+	if got, err := db.PendingFingerprint(ctx, whistle.NewID()); got != nil || err != nil {
+		t.Fatalf("unknown case: %+v, %v", got, err)
+	}
+}
+
+func testPendingList(t *testing.T, db *mongodb.DB) {
+	ctx := context.Background()
+	t0 := time.Now().UTC().Add(-time.Hour).Truncate(time.Millisecond) // older than the other subtests' entries
+	older, newer := whistle.NewID(), whistle.NewID()
+	putPending(t, db, newer, "newer", t0.Add(time.Minute))
+	putPending(t, db, older, "older", t0)
+	list, err := db.PendingFingerprints(ctx, 2)
+	if err != nil || len(list) != 2 || list[0].CaseID != older || list[1].CaseID != newer || !list[0].At.Equal(t0) {
+		t.Fatalf("sweep list %+v, %v; want %s then %s", list, err, older, newer)
+	}
+	if list[0].FP != nil || list[0].Bands != nil {
+		t.Fatal("the sweep list carries the fingerprints it does not need")
+	}
+	if list, err := db.PendingFingerprints(ctx, 1); err != nil || len(list) != 1 || list[0].CaseID != older {
+		t.Fatalf("limit 1: %+v, %v", list, err)
+	}
+}
+
+func testPendingClear(t *testing.T, db *mongodb.DB) {
+	ctx := context.Background()
+	id := whistle.NewID()
+	putPending(t, db, id, "linked", time.Now())
+	for range 2 { // the handler deletes it last; a repeat deletes nothing
+		if err := db.ClearPendingFingerprint(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := db.PendingFingerprint(ctx, id); got != nil || err != nil {
+		t.Fatalf("cleared fingerprint still there: %+v, %v", got, err)
+	}
+	list, err := db.PendingFingerprints(ctx, 100)
+	if err != nil || slices.ContainsFunc(list, func(p mongodb.PendingFingerprint) bool { return p.CaseID == id }) {
+		t.Fatalf("cleared fingerprint still listed (%v)", err)
 	}
 }

@@ -1,10 +1,8 @@
 package queue
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -29,11 +27,8 @@ func TestCatalogueTasksRoundTrip(t *testing.T) {
 	if _, err := DecodeSweep(RetentionTask().Payload()); err != nil {
 		t.Fatal(err)
 	}
-	values := [][]byte{bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{0}, 32)}
-	bands := [][]byte{bytes.Repeat([]byte{0xff}, 32)}
-	fp, err := DecodeFingerprint(DedupeTask("c1", values, bands).Payload())
-	if err != nil || fp.CaseID != "c1" || !slices.EqualFunc(fp.Values, values, bytes.Equal) || !slices.EqualFunc(fp.Bands, bands, bytes.Equal) {
-		t.Fatalf("fingerprint payload %+v, %v", fp, err)
+	if d, err := DecodeDedupe(DedupeTask("c1").Payload()); err != nil || d.CaseID != "c1" || d.V != DedupePayloadVersion {
+		t.Fatalf("dedupe payload %+v, %v", d, err)
 	}
 	at, ok := EnqueuedAt(check)
 	if !ok || time.Since(at) > time.Hour || time.Since(at) < 0 {
@@ -55,23 +50,13 @@ func TestDecodersRefuseWhatTheyDoNotUnderstand(t *testing.T) {
 		{"negative step", func() error { _, err := DecodeClock([]byte(`{"v":1,"case_id":"c","clock":"k","step":-1}`)); return err }()},
 		{"delivery without id", func() error { _, err := DecodeDelivery([]byte(`{"v":1}`)); return err }()},
 		{"sweep not JSON", func() error { _, err := DecodeSweep([]byte(`v1`)); return err }()},
-		{"fingerprint of a future version", func() error {
-			_, err := DecodeFingerprint([]byte(`{"v":2,"case_id":"c","values":["AQ=="],"bands":["AQ=="]}`))
+		{"dedupe carrying its fingerprint (version 1, before the store kept it)", func() error {
+			_, err := DecodeDedupe([]byte(`{"v":1,"case_id":"c","values":["AQ=="],"bands":["AQ=="]}`))
 			return err
 		}()},
-		{"fingerprint without bands", func() error {
-			_, err := DecodeFingerprint([]byte(`{"v":1,"case_id":"c","values":["AQ=="]}`))
-			return err
-		}()},
-		{"fingerprint with an empty token", func() error {
-			_, err := DecodeFingerprint([]byte(`{"v":1,"case_id":"c","values":["AQ==",""],"bands":["AQ=="]}`))
-			return err
-		}()},
-		{"fingerprint token too long for the store", func() error {
-			b, _ := json.Marshal(FingerprintPayload{V: 1, CaseID: "c", Values: [][]byte{make([]byte, 256)}, Bands: [][]byte{{1}}})
-			_, err := DecodeFingerprint(b)
-			return err
-		}()},
+		{"dedupe of a future version", func() error { _, err := DecodeDedupe([]byte(`{"v":3,"case_id":"c"}`)); return err }()},
+		{"dedupe without a case", func() error { _, err := DecodeDedupe([]byte(`{"v":2}`)); return err }()},
+		{"dedupe not JSON", func() error { _, err := DecodeDedupe([]byte(`{"v":2,`)); return err }()},
 	}
 	for _, tt := range tests {
 		if !errors.Is(tt.err, asynq.SkipRetry) {
@@ -84,7 +69,7 @@ func FuzzDecodePayloads(f *testing.F) {
 	f.Add([]byte(`{"v":1,"case_id":"c","clock":"sign_for","due":1,"step":1}`))
 	f.Add([]byte(`{"v":1,"delivery_id":"d"}`))
 	f.Add([]byte(`{"v":1}`))
-	f.Add([]byte(`{"v":1,"case_id":"c","values":["AQ=="],"bands":["AQ=="]}`))
+	f.Add([]byte(`{"v":2,"case_id":"c"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if p, err := DecodeClock(b); err == nil && (p.CaseID == "" || p.Clock == "" || p.V != PayloadVersion) {
 			t.Fatalf("accepted %q as %+v", b, p)
@@ -92,7 +77,7 @@ func FuzzDecodePayloads(f *testing.F) {
 		if p, err := DecodeDelivery(b); err == nil && p.DeliveryID == "" {
 			t.Fatalf("accepted %q as %+v", b, p)
 		}
-		if p, err := DecodeFingerprint(b); err == nil && (p.CaseID == "" || len(p.Values) == 0 || len(p.Bands) == 0) {
+		if p, err := DecodeDedupe(b); err == nil && (p.CaseID == "" || p.V != DedupePayloadVersion) {
 			t.Fatalf("accepted %q as %+v", b, p)
 		}
 		if _, err := DecodeSweep(b); err != nil && !strings.Contains(err.Error(), "not understood") {

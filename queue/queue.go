@@ -3,9 +3,9 @@
 // task catalogue (type names and versioned payloads). MongoDB stays the
 // system of record; everything here can be lost with Redis and is rebuilt by
 // the reconcile sweep, which is why every task id is derived from the state
-// it acts on and duplicates collapse. The exception is dedupe:link, which
-// carries a fingerprint only the triage task could compute: losing it loses
-// duplicate links, never a report or its routing.
+// it acts on and duplicates collapse. Even dedupe:link, whose fingerprint
+// only the triage task can compute, names just the case: the fingerprint
+// waits in the store until it is linked.
 package queue
 
 import (

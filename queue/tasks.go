@@ -3,7 +3,6 @@ package queue
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -167,47 +166,33 @@ func NotifyTask(deliveryID string, maxAttempts int) *asynq.Task {
 		asynq.MaxRetry(maxAttempts-1), asynq.Timeout(time.Minute))
 }
 
-// FingerprintPayload carries a report's blinded MinHash fingerprint
-// (triage.Fingerprint) to dedupe:link. Values and bands are keyed blind
-// tokens (crypto.Blinder) — the bytes the store keeps in its band documents
-// — so Redis holds nothing that can be checked against a text without the
-// service secret. The triage task computes them while it can still read the
-// report: once the case is routed, no worker can.
-type FingerprintPayload struct {
-	V      int      `json:"v"`
-	CaseID string   `json:"case_id"`
-	Values [][]byte `json:"values"`
-	Bands  [][]byte `json:"bands"`
-}
+// DedupePayloadVersion is the version of dedupe:link payloads, apart from
+// PayloadVersion because their shape changed: version 1 carried the
+// fingerprint itself, version 2 names the case only, whose fingerprint waits
+// in the store (mongodb.PendingFingerprint). Each kind of worker refuses
+// (archives) the other's payload instead of misreading it.
+const DedupePayloadVersion = 2
 
-// maxTokenLen bounds a blind token: the store packs each value behind one
-// length byte.
-const maxTokenLen = 255
-
-// DecodeFingerprint parses a FingerprintPayload and checks its version and
-// tokens.
-func DecodeFingerprint(b []byte) (FingerprintPayload, error) {
-	var p FingerprintPayload
+// DecodeDedupe parses a dedupe:link payload and checks its version.
+func DecodeDedupe(b []byte) (CasePayload, error) {
+	var p CasePayload
 	if err := json.Unmarshal(b, &p); err != nil {
 		return p, fmt.Errorf("%w: bad payload: %v", asynq.SkipRetry, err)
 	}
-	badToken := func(t []byte) bool { return len(t) == 0 || len(t) > maxTokenLen }
-	if p.V != PayloadVersion || p.CaseID == "" || len(p.Values) == 0 || len(p.Bands) == 0 ||
-		slices.ContainsFunc(p.Values, badToken) || slices.ContainsFunc(p.Bands, badToken) {
-		return p, fmt.Errorf("%w: fingerprint payload version %d / case %q / %d values, %d bands not understood",
-			asynq.SkipRetry, p.V, p.CaseID, len(p.Values), len(p.Bands))
+	if p.V != DedupePayloadVersion || p.CaseID == "" {
+		return p, fmt.Errorf("%w: dedupe payload version %d / case %q not understood", asynq.SkipRetry, p.V, p.CaseID)
 	}
 	return p, nil
 }
 
-// DedupeTask links a case's fingerprint into the duplicate bands. The triage
-// task enqueues it before its routing write, so a crash in between leaves
-// the task held and a retried triage collapses into it by the case-derived
-// id. Nothing can rebuild its payload once the case is routed, so it retries
-// through a longer outage (about an hour on the tasks policy) than the tasks
-// the sweep recreates from the store.
-func DedupeTask(caseID string, values, bands [][]byte) *asynq.Task {
-	b, _ := json.Marshal(FingerprintPayload{V: PayloadVersion, CaseID: caseID, Values: values, Bands: bands})
+// DedupeTask links a case's pending fingerprint into the duplicate bands.
+// The triage task enqueues it once the fingerprint is stored, and the sweep
+// again while the fingerprint still waits; the case-derived id collapses
+// them. Linking can wait, so it retries through a longer outage (about an
+// hour on the tasks policy) than routing: an archived task holds its id,
+// and with it the sweep's re-enqueues, until it is deleted from the archive.
+func DedupeTask(caseID string) *asynq.Task {
+	b, _ := json.Marshal(CasePayload{V: DedupePayloadVersion, CaseID: caseID})
 	return newTask(TypeDedupe, b, asynq.TaskID(TypeDedupe+":"+caseID), asynq.Queue(Low),
 		asynq.MaxRetry(20), asynq.Timeout(time.Minute))
 }

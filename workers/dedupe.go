@@ -16,31 +16,43 @@ import (
 // errShredded tells UpdateCase that retention got to the case first.
 var errShredded = errors.New("case shredded")
 
-// handleDedupe links a report's blinded fingerprint (computed by the triage
-// task, which alone can read the text) into the duplicate bands, scores the
-// cases sharing a band with it, and records the probable duplicates on the
-// case, whatever its state. It is off the routing write — one store write
-// per band, about 64 — and on the low queue: duplicates are advice to the
+// handleDedupe links a report's pending fingerprint (computed and stored by
+// the triage task, which alone can read the text) into the duplicate bands,
+// scores the cases sharing a band with it, records the probable duplicates
+// on the case, whatever its state, and deletes the pending fingerprint —
+// last, so that a crash before it leaves the fingerprint for the sweep to
+// bring the task back. It is off the routing write — one store write per
+// band, about 64 — and on the low queue: duplicates are advice to the
 // handler, while routing starts the statutory clocks. Safe to repeat:
-// linking is idempotent and the duplicates are written only when changed.
+// linking is idempotent, the duplicates are written only when changed, and
+// without a pending fingerprint there is nothing left to do.
 func (w *Workers) handleDedupe(ctx context.Context, t *asynq.Task) error {
-	p, err := queue.DecodeFingerprint(t.Payload())
+	p, err := queue.DecodeDedupe(t.Payload())
 	if err != nil {
 		return err
+	}
+	pending, err := w.store.PendingFingerprint(ctx, p.CaseID)
+	if err != nil {
+		return err
+	}
+	if pending == nil {
+		return nil // linked already (this is a repeat), or shredded
 	}
 	c, err := w.store.Case(ctx, p.CaseID)
 	if whistle.ErrorCode(err) == whistle.ENOTFOUND {
 		w.log.Warn("dedupe: case not found", "case", p.CaseID)
-		return nil
+		return w.store.ClearPendingFingerprint(ctx, p.CaseID)
 	}
 	if err != nil {
 		return err
 	}
 	if c.Sealed.Shredded {
-		// Linking now would bring back the fingerprint retention deleted.
-		return nil
+		// Linking now would bring back the fingerprint retention deleted;
+		// the pending one goes too.
+		return w.store.ClearPendingFingerprint(ctx, c.ID)
 	}
-	dups, err := w.duplicates(ctx, c, triage.Fingerprint{Values: p.Values, Bands: p.Bands})
+	w.at(hookDedupeRead, c.ID)
+	dups, err := w.duplicates(ctx, c, triage.Fingerprint{Values: decodeValues(pending.FP), Bands: pending.Bands})
 	if err != nil {
 		return err
 	}
@@ -58,11 +70,13 @@ func (w *Workers) handleDedupe(ctx context.Context, t *asynq.Task) error {
 	case errors.Is(err, errShredded):
 		// Retention shredded the case while this task linked it, and may
 		// have deleted the fingerprint before the link: delete it again.
-		return w.store.DeleteFingerprint(ctx, c.ID)
-	case errors.Is(err, errUnchanged):
-		return nil
+		if err := w.store.DeleteFingerprint(ctx, c.ID); err != nil {
+			return err
+		}
+	case err != nil && !errors.Is(err, errUnchanged):
+		return err
 	}
-	return err
+	return w.store.ClearPendingFingerprint(ctx, c.ID)
 }
 
 // duplicates links the report's blinded fingerprint into the band buckets

@@ -14,10 +14,11 @@ func (w *Workers) HandleForTest(taskType string, h asynq.HandlerFunc) { w.mux.Ha
 const (
 	HookTriageDecided = hookTriageDecided
 	HookTriageRouted  = hookTriageRouted
+	HookDedupeRead    = hookDedupeRead
 )
 
 // BlindPurpose and EncodeValues let a test recompute the fingerprint the
-// triage task hands to dedupe:link and compare it with the stored one.
+// triage task stores for dedupe:link and compare it with the linked one.
 const BlindPurpose = blindPurpose
 
 var EncodeValues = encodeValues

@@ -12,11 +12,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
 	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
 
 	"whistle"
 	"whistle/crypto"
@@ -307,6 +309,9 @@ func testOutage(t *testing.T, h *harness, w *workers.Workers, r restartableRedis
 	if n := routed(); n != 50 {
 		t.Fatalf("%d of 50 reports routed after two sweeps", n)
 	}
+	if unlinked, err := h.store.PendingFingerprints(ctx, 100); err != nil || len(unlinked) != 0 {
+		t.Fatalf("%d fingerprints still waiting to be linked after two sweeps (%v)", len(unlinked), err)
+	}
 }
 
 // TestPanickingHandlerIsRetriedThenArchived: a handler that panics is
@@ -346,5 +351,104 @@ func TestPanickingHandlerIsRetriedThenArchived(t *testing.T) {
 			}
 			h.routed(h.submit(craneReport, "银川市", false))
 		})
+	}
+}
+
+// TestLostDedupeTaskIsRecreatedFromTheStore routes a paraphrase of a linked
+// report while the low queue is paused, so that its dedupe:link task is
+// held but not run, then loses that task the ways Redis can: the store
+// still holds the fingerprint, and the sweep (or a worker's start-up pass)
+// enqueues the task again once the fingerprint has waited a sweep interval
+// — the paraphrase ends linked to the report.
+func TestLostDedupeTaskIsRecreatedFromTheStore(t *testing.T) {
+	ctx := context.Background()
+	deleteTask := func(t *testing.T, h *harness, ins *asynq.Inspector, id string) {
+		if err := ins.DeleteTask(queue.Low, queue.TypeDedupe+":"+id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flush := func(t *testing.T, h *harness, ins *asynq.Inspector, id string) {
+		rc := redis.NewClient(&redis.Options{Addr: h.redis.Addr, DB: h.redis.DB})
+		defer rc.Close()
+		if err := rc.FlushDB(ctx).Err(); err != nil {
+			t.Fatal(err)
+		}
+		// An asynq client lists a queue in Redis once per process, and the
+		// inspector sees listed queues only: list them again, as a freshly
+		// started process would, so that the test can look for the task.
+		if err := rc.SAdd(ctx, "asynq:queues", queue.Critical, queue.Default, queue.Low).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := ins.PauseQueue(queue.Low); err != nil { // the flush resumed it
+			t.Fatal(err)
+		}
+	}
+	sweep := func(t *testing.T, h *harness, w *workers.Workers) {
+		if err := w.Reconcile(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	restart := func(t *testing.T, h *harness, w *workers.Workers) { h.start(h.deps()) } // its start-up pass sweeps
+	losses := []struct {
+		name    string
+		lose    func(t *testing.T, h *harness, ins *asynq.Inspector, id string)
+		recover func(t *testing.T, h *harness, w *workers.Workers)
+	}{
+		{"QueuedTaskDeletedThenSwept", deleteTask, sweep},
+		{"RedisFlushedThenSwept", flush, sweep},
+		{"RedisFlushedThenAnotherWorkerStarted", flush, restart}, // last: it leaves two workers running
+	}
+	for _, store := range testenv.Stores() {
+		for _, rd := range testenv.Redises() {
+			t.Run(store.Name+"/"+rd.Name, func(t *testing.T) {
+				h := newHarness(t, store, rd)
+				var skew atomic.Int64 // moves the workers' clock past the sweep's grace
+				h.now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+				w := h.start(h.deps())
+				ins := asynq.NewInspector(h.redis.ConnOpt())
+				defer ins.Close()
+				first := h.deduped(h.submit(craneReport, "银川市", false))
+				for _, tt := range losses {
+					t.Run(tt.name, func(t *testing.T) {
+						if err := ins.PauseQueue(queue.Low); err != nil {
+							t.Fatal(err)
+						}
+						id := h.submit(cranePara, "银川市", false)
+						h.routed(id)
+						waitFor(t, "triage task done", func() bool {
+							_, err := ins.GetTaskInfo(queue.Default, queue.TypeTriage+":"+id)
+							return notHeld(err)
+						})
+						if _, err := ins.GetTaskInfo(queue.Low, queue.TypeDedupe+":"+id); err != nil {
+							t.Fatalf("the dedupe task is not held before the loss: %v", err)
+						}
+						tt.lose(t, h, ins, id)
+						if p, err := h.store.PendingFingerprint(ctx, id); err != nil || p == nil {
+							t.Fatalf("no pending fingerprint in the store after the loss (%v)", err)
+						}
+
+						// Within a sweep interval of storing, the fingerprint
+						// is its triage task's to enqueue: the sweep leaves it.
+						sweep(t, h, w)
+						if _, err := ins.GetTaskInfo(queue.Low, queue.TypeDedupe+":"+id); !notHeld(err) {
+							t.Fatalf("the sweep enqueued a fingerprint stored moments ago (%v)", err)
+						}
+						skew.Add(int64(h.policy.Sweep.Interval.Duration() + time.Second))
+						tt.recover(t, h, w)
+						waitFor(t, "dedupe task re-created", func() bool {
+							_, err := ins.GetTaskInfo(queue.Low, queue.TypeDedupe+":"+id)
+							return err == nil
+						})
+						if err := ins.UnpauseQueue(queue.Low); err != nil {
+							t.Fatal(err)
+						}
+						c := h.deduped(id)
+						if !slices.ContainsFunc(c.Duplicates, func(d whistle.Duplicate) bool { return d.CaseID == first.ID }) {
+							t.Fatalf("after the loss the paraphrase's duplicates are %+v, want %s", c.Duplicates, first.ID)
+						}
+					})
+				}
+			})
+		}
 	}
 }

@@ -166,23 +166,32 @@ func (h *harness) routed(id string) *whistle.Case {
 	return c
 }
 
-// deduped waits until the case is routed and its dedupe:link task — enqueued
-// before the routing write — is no longer held, and returns the case with
-// its duplicates.
+// deduped waits until the case is routed, its fingerprint — stored before
+// the routing write — is linked and no dedupe:link task of it is held, and
+// returns the case with its duplicates.
 func (h *harness) deduped(id string) *whistle.Case {
 	h.t.Helper()
 	h.routed(id)
 	ins := asynq.NewInspector(h.redis.ConnOpt())
 	defer ins.Close()
 	waitFor(h.t, "case "+id+" linked as a duplicate", func() bool {
-		_, err := ins.GetTaskInfo(queue.Low, queue.TypeDedupe+":"+id)
-		return errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound)
+		p, err := h.store.PendingFingerprint(context.Background(), id)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		_, err = ins.GetTaskInfo(queue.Low, queue.TypeDedupe+":"+id)
+		return p == nil && notHeld(err)
 	})
 	c, err := h.store.Case(context.Background(), id)
 	if err != nil {
 		h.t.Fatal(err)
 	}
 	return c
+}
+
+// notHeld says whether a GetTaskInfo error means Redis holds no such task.
+func notHeld(err error) bool {
+	return errors.Is(err, asynq.ErrTaskNotFound) || errors.Is(err, asynq.ErrQueueNotFound)
 }
 
 // routeEvents counts the route events of a case: exactly-once routing means one.

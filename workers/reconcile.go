@@ -26,6 +26,8 @@ func (w *Workers) handleReconcile(ctx context.Context, t *asynq.Task) error {
 //   - every stored but unrouted case (pending marker) → triage:report, on the
 //     critical queue when urgent; a marker older than the policy's grace
 //     whose case is gone or already routed is removed;
+//   - every fingerprint still waiting to be linked a sweep interval after
+//     it was stored (its triage task enqueued it then) → dedupe:link;
 //   - every running clock that is due → sla:check;
 //   - every notification delivery not settled yet → notify:deliver.
 //
@@ -61,6 +63,23 @@ func (w *Workers) Reconcile(ctx context.Context) error {
 		}
 	}
 
+	unlinked, err := w.store.PendingFingerprints(ctx, w.pol.Sweep.Batch.Value)
+	if err != nil {
+		return err
+	}
+	// A younger one has its task from the triage run that stored it.
+	linkGrace := w.pol.Sweep.Interval.Duration()
+	relinked := 0
+	for _, p := range unlinked {
+		if now.Sub(p.At) < linkGrace {
+			continue
+		}
+		if err := w.queue.Enqueue(ctx, queue.DedupeTask(p.CaseID)); err != nil {
+			return fmt.Errorf("sweep: enqueue dedupe: %w", err)
+		}
+		relinked++
+	}
+
 	due, err := w.store.DueClocks(ctx, now)
 	if err != nil {
 		return err
@@ -81,8 +100,9 @@ func (w *Workers) Reconcile(ctx context.Context) error {
 			return fmt.Errorf("sweep: enqueue notification: %w", err)
 		}
 	}
-	if len(pending)+len(due)+len(ids) > 0 {
-		w.log.Info("sweep", "pending_cases", len(pending), "due_clocks", len(due), "pending_deliveries", len(ids))
+	if len(pending)+relinked+len(due)+len(ids) > 0 {
+		w.log.Info("sweep", "pending_cases", len(pending), "unlinked_fingerprints", relinked, "due_clocks", len(due),
+			"pending_deliveries", len(ids))
 	}
 	return nil
 }

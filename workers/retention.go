@@ -39,10 +39,11 @@ func (w *Workers) handleRetention(ctx context.Context, t *asynq.Task) error {
 // retention.closed_cases, counted from the close event) has passed and,
 // unless dryRun, crypto-shreds them: every sealed copy of the data key, the
 // content, explanation, messages, attachment blobs and names, the identity
-// vault, free-text reasons in the history, and the duplicate fingerprint are
-// deleted. What statistics need stays: ids, channel, dates, jurisdiction,
-// kind, urgency, routing (department and cited articles), states and
-// attachment types and sizes. It returns what it shredded (or would).
+// vault, free-text reasons in the history, and the duplicate fingerprint
+// (linked or still pending) are deleted. What statistics need stays: ids,
+// channel, dates, jurisdiction, kind, urgency, routing (department and cited
+// articles), states and attachment types and sizes. It returns what it
+// shredded (or would).
 func (w *Workers) Retention(ctx context.Context, dryRun bool) ([]Expired, error) {
 	now := w.now()
 	var out []Expired
@@ -84,9 +85,12 @@ func (w *Workers) expired(c *whistle.Case, now time.Time) (Expired, bool) {
 		Messages: len(c.Messages), Attachments: len(c.Attachments), Identity: c.Identity != nil}, true
 }
 
-// shred deletes the attachment blobs first (they are sealed with the data
-// key, so a crash before the case write leaves nothing readable that was not
-// before), then writes the shredded case, then drops the fingerprint.
+// shred deletes the attachment blobs and a fingerprint still waiting to be
+// linked first (a crash before the case write leaves nothing readable that
+// was not before, and the next run shreds the case), then writes the
+// shredded case, then drops the linked fingerprint. What a dedupe:link task
+// that read the pending fingerprint before it went links is deleted either
+// by that last step or by the task, which then finds the case shredded.
 func (w *Workers) shred(ctx context.Context, id string) error {
 	c, err := w.store.Case(ctx, id)
 	if err != nil {
@@ -96,6 +100,9 @@ func (w *Workers) shred(ctx context.Context, id string) error {
 		if err := w.store.DeleteBlob(ctx, id, a.ID, a.Chunk); err != nil {
 			return err
 		}
+	}
+	if err := w.store.ClearPendingFingerprint(ctx, id); err != nil {
+		return err
 	}
 	_, err = w.store.UpdateCase(ctx, id, func(cur *whistle.Case) error {
 		if cur.Sealed.Shredded {

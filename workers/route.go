@@ -15,6 +15,7 @@ import (
 	"whistle"
 	"whistle/crypto"
 	"whistle/intake"
+	"whistle/mongodb"
 	"whistle/queue"
 	"whistle/triage"
 	"whistle/workers/sla"
@@ -32,8 +33,9 @@ const blindPurpose = "dedupe-minhash"
 
 // Points at which a test hook may stop a handler (export_test.go).
 const (
-	hookTriageDecided = "triage:decided" // content read and routed in memory, dedupe task enqueued; the case not written
+	hookTriageDecided = "triage:decided" // content read and routed in memory, fingerprint stored; the case not written
 	hookTriageRouted  = "triage:routed"  // routing written; notifications and pending marker not yet
+	hookDedupeRead    = "dedupe:read"    // pending fingerprint and case read, case not shredded; nothing linked yet
 )
 
 var errAlreadyRouted = errors.New("case already routed")
@@ -51,8 +53,8 @@ type decision struct {
 // key to the lead department and the 安委办 coordination keys, deletes the
 // triage copy, and starts the clocks: a crash before it changes nothing and
 // a crash after it is seen as "routed" — exactly one routing either way.
-// Duplicate linking (a write per band) is the dedupe:link task's, enqueued
-// before that write.
+// Duplicate linking (a write per band) is the dedupe:link task's; the
+// fingerprint it links is stored before that write.
 func (w *Workers) handleTriage(ctx context.Context, t *asynq.Task) error {
 	p, err := queue.DecodeCase(t.Payload())
 	if err != nil {
@@ -84,12 +86,16 @@ func (w *Workers) handleTriage(ctx context.Context, t *asynq.Task) error {
 		return err
 	}
 	// The fingerprint exists only in this run's memory (once routed, no
-	// worker can read the text again), so its task is enqueued before the
-	// routing write: a crash after the write cannot lose it, and a failed
-	// enqueue fails this task, which retries with the case still unrouted.
+	// worker can read the text again), so it is stored before the routing
+	// write: a crash after the write cannot lose it. Its task names only
+	// the case, so the sweep can enqueue it again if Redis loses it.
 	if len(dec.fingerprint.Bands) > 0 {
-		if err := w.queue.Enqueue(ctx, queue.DedupeTask(c.ID, dec.fingerprint.Values, dec.fingerprint.Bands)); err != nil {
-			return fmt.Errorf("enqueue dedupe: %w", err)
+		if err := w.store.PutPendingFingerprint(ctx, mongodb.PendingFingerprint{CaseID: c.ID,
+			FP: encodeValues(dec.fingerprint.Values), Bands: dec.fingerprint.Bands, At: w.now()}); err != nil {
+			return err
+		}
+		if err := w.queue.EnqueueBestEffort(ctx, queue.DedupeTask(c.ID)); err != nil {
+			w.log.Warn("dedupe enqueue failed; the sweep will retry", "case", c.ID, "err", err)
 		}
 	}
 	w.at(hookTriageDecided, c.ID)

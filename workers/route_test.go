@@ -158,25 +158,44 @@ func testRepeatedDedupe(t *testing.T, h *harness) {
 		t.Fatal("the paraphrase has no duplicates to keep")
 	}
 	// The triage task computed this fingerprint while it could read the
-	// text and carried it in the task; the store holds the same bytes.
+	// text and stored it for dedupe:link; the bands hold the same bytes.
 	fp := triage.NewFingerprint(cranePara, h.keys.CurrentSecrets().Blinder(workers.BlindPurpose))
 	stored, err := h.store.CaseFingerprint(ctx, c.ID)
 	if err != nil || !bytes.Equal(stored, workers.EncodeValues(fp.Values)) {
-		t.Fatalf("stored fingerprint is not the one triage computed (%v)", err)
+		t.Fatalf("linked fingerprint is not the one triage computed (%v)", err)
 	}
 	// A redelivered or re-enqueued task links nothing twice and writes
-	// nothing when the duplicates are unchanged.
-	for range 2 {
-		if err := h.queue.Enqueue(ctx, queue.DedupeTask(c.ID, fp.Values, fp.Bands)); err != nil {
-			t.Fatal(err)
-		}
+	// nothing when the duplicates are unchanged — whether it finds the
+	// fingerprint linked and gone, or still pending because a worker died
+	// between recording the duplicates and deleting it.
+	tests := []struct {
+		name    string
+		pending bool
+	}{
+		{"AfterTheLinkFindsNothingToDo", false},
+		{"AfterACrashBeforeTheDeleteLinksAgainAndDeletesIt", true},
 	}
-	again := h.deduped(c.ID)
-	if again.Version != c.Version || !slices.Equal(again.Duplicates, c.Duplicates) {
-		t.Fatalf("repeated dedupe: version %d → %d, duplicates %+v → %+v", c.Version, again.Version, c.Duplicates, again.Duplicates)
-	}
-	if after, err := h.store.CaseFingerprint(ctx, c.ID); err != nil || !bytes.Equal(after, stored) {
-		t.Fatalf("repeated dedupe changed the stored fingerprint (%v)", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.pending {
+				if err := h.store.PutPendingFingerprint(ctx, mongodb.PendingFingerprint{CaseID: c.ID,
+					FP: workers.EncodeValues(fp.Values), Bands: fp.Bands, At: time.Now()}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for range 2 {
+				if err := h.queue.Enqueue(ctx, queue.DedupeTask(c.ID)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			again := h.deduped(c.ID)
+			if again.Version != c.Version || !slices.Equal(again.Duplicates, c.Duplicates) {
+				t.Fatalf("repeated dedupe: version %d → %d, duplicates %+v → %+v", c.Version, again.Version, c.Duplicates, again.Duplicates)
+			}
+			if after, err := h.store.CaseFingerprint(ctx, c.ID); err != nil || !bytes.Equal(after, stored) {
+				t.Fatalf("repeated dedupe changed the linked fingerprint (%v)", err)
+			}
+		})
 	}
 }
 
