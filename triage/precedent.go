@@ -91,7 +91,7 @@ func readPrecedents(fsys fs.FS, dir string) ([]precedentFile, error) {
 // of one class. Two sets of classes share the n-grams: departments (from
 // the precedents and the article text of every duty item) and kinds (from
 // the precedents that carry one). Measured on four held-out sets, centroids
-// chose departments better than naive Bayes (491 against 481 of 520), whose
+// chose departments better than naive Bayes (491 against 481 of 540), whose
 // sharp posteriors favoured the departments with the most precedents, and
 // kinds far better than the kind signals (354 against 265 of 540 agreed
 // with the readers). The department model only ever chooses among
