@@ -11,13 +11,24 @@ import (
 	"whistle/queue"
 )
 
+// connect starts a Redis backend and returns a client and an inspector on it.
+func connect(t *testing.T, backend testenv.Redis) (*queue.Client, *asynq.Inspector) {
+	t.Helper()
+	addr, db := backend.Start(t)
+	cfg := queue.Config{Addr: addr, DB: db}
+	c := queue.NewClient(cfg)
+	insp := asynq.NewInspector(cfg.ConnOpt())
+	t.Cleanup(func() {
+		insp.Close()
+		c.Close()
+	})
+	return c, insp
+}
+
 func TestTriageTaskIsEnqueuedOnceAndOnItsPriorityQueue(t *testing.T) {
 	for _, backend := range testenv.Redises() {
 		t.Run(backend.Name, func(t *testing.T) {
-			addr, db := backend.Start(t)
-			cfg := queue.Config{Addr: addr, DB: db}
-			c := queue.NewClient(cfg)
-			defer c.Close()
+			c, insp := connect(t, backend)
 			ctx := context.Background()
 			if err := c.Ping(ctx); err != nil {
 				t.Fatal(err)
@@ -30,8 +41,6 @@ func TestTriageTaskIsEnqueuedOnceAndOnItsPriorityQueue(t *testing.T) {
 			if err := c.Enqueue(ctx, queue.TriageTask("case2", true)); err != nil {
 				t.Fatal(err)
 			}
-			insp := asynq.NewInspector(cfg.ConnOpt())
-			defer insp.Close()
 			for q, want := range map[string]string{queue.Default: "case1", queue.Critical: "case2"} {
 				tasks, err := insp.ListPendingTasks(q)
 				if err != nil {
@@ -52,18 +61,13 @@ func TestTriageTaskIsEnqueuedOnceAndOnItsPriorityQueue(t *testing.T) {
 func TestDedupeTaskIsEnqueuedOnceOnTheLowQueue(t *testing.T) {
 	for _, backend := range testenv.Redises() {
 		t.Run(backend.Name, func(t *testing.T) {
-			addr, db := backend.Start(t)
-			cfg := queue.Config{Addr: addr, DB: db}
-			c := queue.NewClient(cfg)
-			defer c.Close()
+			c, insp := connect(t, backend)
 			ctx := context.Background()
 			for range 3 { // the triage task, retried, and the sweep: one task held
 				if err := c.Enqueue(ctx, queue.DedupeTask("case1")); err != nil {
 					t.Fatal(err)
 				}
 			}
-			insp := asynq.NewInspector(cfg.ConnOpt())
-			defer insp.Close()
 			tasks, err := insp.ListPendingTasks(queue.Low)
 			if err != nil || len(tasks) != 1 || tasks[0].ID != queue.TypeDedupe+":case1" {
 				t.Fatalf("low queue holds %d tasks (%v), want one dedupe task of case1", len(tasks), err)
