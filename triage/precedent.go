@@ -197,11 +197,12 @@ func (t *gramTable) get(k uint64) (int32, bool) {
 	}
 }
 
-// trainingDoc is one text with the department it teaches (or -1) and its
-// kind (an index in kinds, or -1).
+// trainingDoc is one text with the department it teaches (or -1), its kind
+// (an index in kinds, or -1) and how much it counts in a centroid.
 type trainingDoc struct {
 	dep, kind int32
 	text      string
+	weight    float64
 }
 
 func trainPrecedents(docs []trainingDoc, departments, precedents int) *precedentModel {
@@ -260,7 +261,7 @@ func (m *precedentModel) centroids(docs []trainingDoc, ids [][]int32, classes in
 		if norm == 0 {
 			continue
 		}
-		norm = math.Sqrt(norm)
+		norm = math.Sqrt(norm) / d.weight
 		if sum[c] == nil {
 			sum[c] = map[int32]float64{}
 		}

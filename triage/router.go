@@ -260,18 +260,34 @@ func (r *Router) learnPrecedents(sets []precedentFile) error {
 			if kind < 0 && p.Kind != "" {
 				return fmt.Errorf("data/precedents/%s %s: 类型 %q 不是%s", set.Name, p.ID, p.Kind, strings.Join(kinds[:], "、"))
 			}
-			docs = append(docs, trainingDoc{dep, kind, p.Text})
+			docs = append(docs, trainingDoc{dep, kind, p.Text, precedentWeight(set.Name)})
 			n++
 		}
 	}
 	for _, du := range r.duties {
 		if du.dept != r.committee && du.dept != r.referral {
-			docs = append(docs, trainingDoc{du.dept, -1, du.Text})
+			docs = append(docs, trainingDoc{du.dept, -1, du.Text, 1})
 		}
 	}
 	r.prec = trainPrecedents(docs, len(r.deps), n)
 	r.version += fmt.Sprintf("+precedents-%d", n)
 	return nil
+}
+
+// referenceSet is the issue's own labelled samples: where readers differ
+// on a convention (a grid line's regulator or its owner; a fire in a
+// sector's venue), the service follows the reference labels, so each
+// counts as much as several other precedents.
+const (
+	referenceSet    = "public.jsonl"
+	referenceWeight = 3
+)
+
+func precedentWeight(set string) float64 {
+	if set == referenceSet {
+		return referenceWeight
+	}
+	return 1
 }
 
 // concealment is the department that investigates accidents: it assists
