@@ -40,7 +40,7 @@ func TestEscalationOnAnInjectedClock(t *testing.T) {
 func testEscalation(t *testing.T, redis testenv.Redis) {
 	ctx := context.Background()
 	h := newHarness(t, testenv.Stores()[0], redis)
-	clock := &fakeClock{t: cst("2026-09-16 10:00")}
+	clock := testenv.NewClock(cst("2026-09-16 10:00"))
 	h.now = clock.Now
 	rob, web := startRobot(t, 0)
 	lead := h.router.Route(triage.Report{Text: craneReport, City: "银川市"}).Lead

@@ -34,24 +34,6 @@ func newRouter(t testing.TB) *triage.Router {
 	return r
 }
 
-// fakeClock is an injected clock: tests move it, nothing reads the wall.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 // harness is one store, one Redis, a keyset and an intake service.
 type harness struct {
 	t         testing.TB

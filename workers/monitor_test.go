@@ -73,7 +73,7 @@ func TestMonitorIsMountedBehindTheGuard(t *testing.T) {
 func TestSweepClearsMarkersOfCasesRoutedByHand(t *testing.T) {
 	ctx := context.Background()
 	h := newHarness(t, testenv.Stores()[0], testenv.Redises()[0])
-	clock := &fakeClock{t: time.Now()}
+	clock := testenv.NewClock(time.Now())
 	h.now = clock.Now
 	w, err := workers.New(h.deps()) // not started: only the sweep runs
 	if err != nil {

@@ -59,7 +59,7 @@ func closeCase(t *testing.T, h *harness, id, lead string) {
 func testRetention(t *testing.T, store testenv.Store) {
 	ctx := context.Background()
 	h := newHarness(t, store, testenv.Redises()[0])
-	clock := &fakeClock{t: cst("2026-03-02 10:00")}
+	clock := testenv.NewClock(cst("2026-03-02 10:00"))
 	h.now = clock.Now
 	w := h.start(h.deps())
 
@@ -139,7 +139,7 @@ func TestShreddedCaseKeepsNoFingerprint(t *testing.T) {
 func testShredFingerprint(t *testing.T, store testenv.Store) {
 	ctx := context.Background()
 	h := newHarness(t, store, testenv.Redises()[0])
-	clock := &fakeClock{t: cst("2026-03-02 10:00")}
+	clock := testenv.NewClock(cst("2026-03-02 10:00"))
 	h.now = clock.Now
 	w, err := workers.New(h.deps())
 	if err != nil {
